@@ -1,0 +1,334 @@
+"""``DreamerAlgorithm``: the SB3 ``BaseAlgorithm`` every Dreamer-family agent is built on.
+
+It owns what the algorithms share: the env loop over a VecEnv with a recurrent acting latent,
+the sequence replay (with terminal observations and ``is_first`` flags), the train-ratio
+schedule, logging, recurrent ``predict``, and saving / loading of every network, optimizer and
+the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm._train_step`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pathlib
+import sys
+import time
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import obs_as_tensor, safe_mean
+from stable_baselines3.common.vec_env import VecEnv
+
+from dreamer_sb3.common.policies import DreamerPolicy
+from dreamer_sb3.common.replay import SequenceReplay
+from dreamer_sb3.common.rssm import State
+
+SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
+
+PRECISIONS = ("fp32", "bf16")
+
+
+class DreamerAlgorithm(BaseAlgorithm):
+    """Shared machinery of the Dreamer family (see module docstring).
+
+    :param policy: ``"MlpPolicy"``, ``"CnnPolicy"``, ``"MultiInputPolicy"`` or a policy class
+    :param env: Gymnasium env, VecEnv or registered env id
+    :param learning_rate: world-model learning rate (float or schedule)
+    :param buffer_size: replay capacity in env steps
+    :param learning_starts: env steps of uniformly random actions before training starts
+    :param batch_size: sequences per training batch
+    :param batch_length: steps per sequence
+    :param train_ratio: replayed steps per env step (``batch_size * batch_length`` per update)
+    :param precision: ``"fp32"`` or ``"bf16"`` autocast of network forward passes
+        (fp32 master weights; losses, KL and two-hot in fp32)
+    :param policy_kwargs: architecture and head options for :class:`DreamerPolicy`
+    :param stats_window_size: episodes averaged for rollout logging
+    :param tensorboard_log: TensorBoard log folder
+    :param verbose: 0 silent, 1 info, 2 debug
+    :param seed: random seed
+    :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param _init_setup_model: build the networks at construction (SB3's ``load`` passes False)
+    """
+
+    policy_aliases: ClassVar[dict[str, type[DreamerPolicy]]] = {
+        "MlpPolicy": DreamerPolicy,
+        "CnnPolicy": DreamerPolicy,
+        "MultiInputPolicy": DreamerPolicy,
+    }
+    #: the paper's policy defaults; user ``policy_kwargs`` override them
+    default_policy_kwargs: ClassVar[dict[str, Any]] = {}
+    policy: DreamerPolicy
+
+    def __init__(
+        self,
+        policy: str | type[DreamerPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule = 1e-4,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 1024,
+        batch_size: int = 16,
+        batch_length: int = 64,
+        train_ratio: float = 512.0,
+        precision: str = "fp32",
+        policy_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        super().__init__(
+            policy, env, learning_rate, policy_kwargs=policy_kwargs, stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log, verbose=verbose, device=device, support_multi_env=True, seed=seed,
+            supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete),
+        )
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if batch_length < 2:
+            raise ValueError(f"batch_length must be at least 2, got {batch_length}")
+        self.buffer_size = buffer_size
+        self.learning_starts = learning_starts
+        self.batch_size = batch_size
+        self.batch_length = batch_length
+        self.train_ratio = train_ratio
+        self.precision = precision
+        self.replay_buffer: SequenceReplay | None = None
+        if _init_setup_model:
+            self._setup_model()
+
+    # ------------------------------------------------------------------ setup
+    def _policy_kwargs(self) -> dict[str, Any]:
+        kwargs = dict(self.default_policy_kwargs)
+        kwargs.update(self.policy_kwargs)
+        return kwargs
+
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule,
+                                        **self._policy_kwargs())
+        self.policy = self.policy.to(self.device)
+        self._update_credit = 0.0
+        self._train_latent: tuple[State, th.Tensor] | None = None
+        self._metrics: list[dict[str, th.Tensor]] = []
+        self._n_updates = getattr(self, "_n_updates", 0)
+        if self.env is not None:
+            self._check_obs_shapes()
+            self.replay_buffer = self._make_replay()
+
+    def _replay_obs_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        space = self.observation_space
+        items = space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)]
+        return {k: (tuple(s.shape), np.uint8 if is_image_space(s, check_channels=False) else np.float32) for k, s in items}
+
+    def _make_replay(self) -> SequenceReplay:
+        return SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
+
+    def _check_obs_shapes(self) -> None:
+        """Clear error when the env's observations do not match its declared space."""
+        assert self.env is not None
+        space = self.env.observation_space
+        if space != self.observation_space:
+            raise ValueError(f"The env's observation space {space} differs from the model's {self.observation_space}")
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        """bf16 autocast of forward passes when ``precision="bf16"``."""
+        if self.precision == "bf16":
+            with th.autocast(device_type=self.device.type, dtype=th.bfloat16):
+                yield
+        else:
+            yield
+
+    # ------------------------------------------------------------------ SB3 save / load
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_train_latent", "_metrics"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
+
+    def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Save the replay buffer (only the filled part) so training can be resumed."""
+        if self.replay_buffer is None:
+            raise RuntimeError("The replay buffer is not defined: the model has no env")
+        if isinstance(path, str | pathlib.Path):
+            pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.replay_buffer.save(path)
+
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Load a replay buffer written by :meth:`save_replay_buffer` (also SB3-style ``.pkl`` names)."""
+        if isinstance(path, str | pathlib.Path) and not pathlib.Path(path).exists() and pathlib.Path(f"{path}.pkl").exists():
+            path = f"{path}.pkl"
+        buf = SequenceReplay.load(path, obs_shapes=self._replay_obs_shapes(), capacity=self.buffer_size)
+        if buf.n_envs != self.n_envs:
+            raise ValueError(f"The replay buffer was saved with {buf.n_envs} envs but the model has {self.n_envs}")
+        self.replay_buffer = buf
+
+    # ------------------------------------------------------------------ env loop
+    def _obs_to_torch(self, obs: np.ndarray | dict[str, np.ndarray]) -> dict[str, th.Tensor]:
+        return self.policy.layout.as_dict(obs_as_tensor(obs, self.device))
+
+    def _obs_dict(self, obs: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.policy.layout.as_dict(obs)
+
+    def _sample_actions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Env actions and model-space actions for the current observations."""
+        assert self.env is not None
+        if self.num_timesteps < self.learning_starts:
+            env_actions = np.array([self.action_space.sample() for _ in range(self.n_envs)])
+            self._train_latent = None  # the policy starts from a fresh latent after the random phase
+            return env_actions, self.policy.codec.from_env(env_actions)
+        first = self._last_episode_starts.astype(np.float32)
+        if self._train_latent is None:
+            self._train_latent = self.policy.initial_state(self.n_envs)
+            first = np.ones_like(first)
+        state, prev = self._train_latent
+        self.policy.set_training_mode(False)
+        with th.no_grad(), self.autocast():
+            state, action = self.policy.step(state, prev, self._obs_to_torch(self._last_obs),
+                                             th.as_tensor(first, device=self.device))
+        action = action.float()
+        self._train_latent = (State(state.deter.float(), state.stoch.float()), action)
+        action_np = action.cpu().numpy()
+        return self.policy.codec.to_env(action_np), action_np
+
+    def _store_transition(self, new_obs, model_actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray,
+                          infos: list[dict[str, Any]]) -> None:
+        """Add the step to the replay; for finished episodes, the terminal observation then the reset one."""
+        assert self.replay_buffer is not None
+        obs = {k: np.array(v, copy=True) for k, v in self._obs_dict(new_obs).items()}
+        terminal = np.zeros(self.n_envs, dtype=bool)
+        done_ids = np.flatnonzero(dones)
+        for i in done_ids:
+            term_obs = infos[i].get("terminal_observation")
+            if term_obs is not None:
+                for k, v in self._obs_dict(term_obs).items():
+                    obs[k][i] = v
+            terminal[i] = not infos[i].get("TimeLimit.truncated", False)
+        zeros = np.zeros(self.n_envs, dtype=bool)
+        self.replay_buffer.add(obs, model_actions, rewards, zeros, terminal)
+        if done_ids.size:
+            reset_obs = {k: v[done_ids] for k, v in self._obs_dict(new_obs).items()}
+            self.replay_buffer.add(reset_obs, np.zeros((done_ids.size, self.policy.codec.dim), np.float32),
+                                   np.zeros(done_ids.size, np.float32), np.ones(done_ids.size, bool),
+                                   np.zeros(done_ids.size, bool), env_ids=done_ids)
+
+    def _store_reset(self) -> None:
+        """Add freshly reset observations (``is_first``) for every env."""
+        assert self.replay_buffer is not None
+        n = self.n_envs
+        self.replay_buffer.add(self._obs_dict(self._last_obs), np.zeros((n, self.policy.codec.dim), np.float32),
+                               np.zeros(n, np.float32), np.ones(n, bool), np.zeros(n, bool))
+
+    def learn(
+        self: SelfDreamer,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "run",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfDreamer:
+        """Collect experience and train for ``total_timesteps`` env steps (summed over envs).
+
+        :param log_interval: dump logs every ``log_interval`` finished episodes
+        """
+        previous_obs = self._last_obs
+        total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name,
+                                                      progress_bar)
+        if self.replay_buffer is None:
+            self.replay_buffer = self._make_replay()
+        if self._last_obs is not previous_obs:  # the env was reset by _setup_learn
+            self._store_reset()
+            self._train_latent = None
+        callback.on_training_start(locals(), globals())
+        assert self.env is not None
+        episodes_since_dump = 0
+        while self.num_timesteps < total_timesteps:
+            env_actions, model_actions = self._sample_actions()
+            new_obs, rewards, dones, infos = self.env.step(env_actions)
+            self.num_timesteps += self.env.num_envs
+            callback.update_locals(locals())
+            if not callback.on_step():
+                break
+            self._update_info_buffer(infos, dones)
+            self._store_transition(new_obs, model_actions, rewards, dones, infos)
+            self._last_obs = new_obs
+            self._last_episode_starts = dones
+            self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
+            n_done = int(np.sum(dones))
+            self._episode_num += n_done
+            episodes_since_dump += n_done
+            if self.num_timesteps >= self.learning_starts:
+                self._train_owed()
+            if log_interval is not None and episodes_since_dump >= log_interval:
+                self.dump_logs()
+                episodes_since_dump = 0
+        callback.on_training_end()
+        return self
+
+    def _train_owed(self) -> None:
+        """Run as many updates as the train ratio owes for the env steps taken so far."""
+        assert self.replay_buffer is not None
+        self._update_credit += self.n_envs * self.train_ratio / (self.batch_size * self.batch_length)
+        n = int(self._update_credit)
+        if n == 0 or self.replay_buffer.num_sequences(self.batch_length) == 0:
+            return
+        self._update_credit -= n
+        self.train(n)
+
+    def train(self, gradient_steps: int) -> None:
+        """Run ``gradient_steps`` updates on batches sampled from the replay."""
+        assert self.replay_buffer is not None
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.model_optimizer)
+        for _ in range(gradient_steps):
+            batch = self.replay_buffer.to_torch(self.replay_buffer.sample(self.batch_size, self.batch_length), self.device)
+            metrics = self._train_step(batch)
+            self._n_updates += 1
+            self._metrics.append(metrics)
+        self.policy.set_training_mode(False)
+
+    @abstractmethod
+    def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
+        """One update on a batch of sequences; returns detached scalar metrics."""
+
+    # ------------------------------------------------------------------ logging
+    def dump_logs(self) -> None:
+        """Write rollout, time and training metrics (means since the last dump) to the logger."""
+        time_elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
+        fps = int((self.num_timesteps - self._num_timesteps_at_start) / time_elapsed)
+        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
+        if self.ep_info_buffer:
+            self.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer]))
+            self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
+        self.logger.record("time/fps", fps)
+        self.logger.record("time/time_elapsed", int(time_elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        if self.ep_success_buffer:
+            self.logger.record("rollout/success_rate", safe_mean(self.ep_success_buffer))
+        if self._metrics:
+            keys = self._metrics[0].keys()
+            means = th.stack([th.stack([m[k].float() for k in keys]) for m in self._metrics]).mean(0).cpu().numpy()
+            for k, v in zip(keys, means):
+                self.logger.record(f"train/{k}", float(v))
+            self._metrics = []
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.dump(step=self.num_timesteps)
+
+    def _setup_learn(self, total_timesteps: int, callback: MaybeCallback = None, reset_num_timesteps: bool = True,
+                     tb_log_name: str = "run", progress_bar: bool = False) -> tuple[int, BaseCallback]:
+        if self.env is None:
+            raise ValueError("The model has no env: pass one to load(path, env=...) or call set_env(env) before learn()")
+        if not isinstance(self.env, VecEnv):  # pragma: no cover - SB3 always wraps
+            raise TypeError("Expected a VecEnv")
+        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)

@@ -1,0 +1,267 @@
+"""Distributions and transforms shared by the Dreamer family.
+
+Everything here is pure tensor maths with no learnable state, so it can be tested against
+hand-computed references: ``symlog``/``symexp``, the two-hot discrete regression used by
+DreamerV3's reward and critic heads, categorical latents with uniform mixing and
+straight-through gradients, Gaussian latents, bounded / tanh-Gaussian actors and the
+KL terms (free bits, KL balancing).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch as th
+import torch.nn.functional as F
+
+# ---------------------------------------------------------------------------------------------
+# symlog / symexp
+# ---------------------------------------------------------------------------------------------
+
+
+def symlog(x: th.Tensor) -> th.Tensor:
+    """``sign(x) * log(1 + |x|)``: compresses large magnitudes, identity-like near zero."""
+    return th.sign(x) * th.log1p(th.abs(x))
+
+
+def symexp(x: th.Tensor) -> th.Tensor:
+    """Inverse of :func:`symlog`: ``sign(x) * (exp(|x|) - 1)``."""
+    return th.sign(x) * th.expm1(th.abs(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Two-hot discrete regression (DreamerV3 reward and critic)
+# ---------------------------------------------------------------------------------------------
+
+
+def symexp_bins(num_bins: int = 255, low: float = -20.0, high: float = 20.0) -> th.Tensor:
+    """Bin centres spaced uniformly in symlog space, i.e. ``symexp(linspace(low, high, n))``."""
+    return symexp(th.linspace(low, high, num_bins, dtype=th.float64)).float()
+
+
+def twohot_encode(x: th.Tensor, bins: th.Tensor) -> th.Tensor:
+    """Encode scalars as two-hot vectors over sorted ``bins``.
+
+    The weight is split between the two neighbouring bins so that ``(twohot * bins).sum(-1)``
+    recovers ``x`` exactly inside the bin range; values outside the range put all weight on the
+    closest edge bin.
+
+    :param x: values of any shape ``S``
+    :param bins: sorted bin centres, shape ``(K,)``
+    :return: two-hot weights of shape ``S + (K,)``
+    """
+    x = x.float()
+    k = bins.shape[0]
+    below = (bins <= x[..., None]).sum(-1) - 1
+    below = below.clamp(0, k - 1)
+    above = (below + 1).clamp(0, k - 1)
+    b_lo, b_hi = bins[below], bins[above]
+    same = below == above
+    dist_lo = th.where(same, th.ones_like(x), (x - b_lo).abs())
+    dist_hi = th.where(same, th.ones_like(x), (b_hi - x).abs())
+    total = dist_lo + dist_hi
+    w_lo = dist_hi / total
+    w_hi = dist_lo / total
+    # Outside the range: all weight on the edge bin.
+    w_lo = th.where(x <= bins[0], th.ones_like(w_lo), w_lo)
+    w_hi = th.where(x <= bins[0], th.zeros_like(w_hi), w_hi)
+    w_lo = th.where(x >= bins[-1], th.zeros_like(w_lo), w_lo)
+    w_hi = th.where(x >= bins[-1], th.ones_like(w_hi), w_hi)
+    out = F.one_hot(below, k).to(x.dtype) * w_lo[..., None] + F.one_hot(above, k).to(x.dtype) * w_hi[..., None]
+    return out
+
+
+class TwoHotDist:
+    """Categorical over fixed bins, read as a scalar distribution (DreamerV3's ``symexp_twohot``).
+
+    :param logits: unnormalised log-probabilities, shape ``S + (K,)``
+    :param bins: bin centres, shape ``(K,)``, symmetric around zero
+    """
+
+    def __init__(self, logits: th.Tensor, bins: th.Tensor) -> None:
+        self.logits = logits.float()
+        self.bins = bins
+        self.log_probs = F.log_softmax(self.logits, dim=-1)
+
+    @property
+    def mean(self) -> th.Tensor:
+        """Expected value. Symmetric bins are summed pairwise so that a uniform distribution
+        gives exactly zero (large bins would otherwise cancel with float32 round-off)."""
+        probs = self.log_probs.exp()
+        k = self.bins.shape[0]
+        m = k // 2
+        if k % 2 == 1:
+            # bins[m] == 0 for symmetric odd bins; pair bins[m+1+i] with bins[m-1-i]
+            hi = probs[..., m + 1 :]
+            lo = probs[..., :m].flip(-1)
+            return ((hi - lo) * self.bins[m + 1 :]).sum(-1) + probs[..., m] * self.bins[m]
+        return (probs * self.bins).sum(-1)
+
+    def mode(self) -> th.Tensor:
+        return self.mean
+
+    def log_prob(self, target: th.Tensor) -> th.Tensor:
+        """Log-likelihood of ``target`` under the two-hot cross-entropy."""
+        return (twohot_encode(target, self.bins) * self.log_probs).sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Categorical latents / discrete actions
+# ---------------------------------------------------------------------------------------------
+
+
+def unimix_logits(logits: th.Tensor, unimix: float) -> th.Tensor:
+    """Mix a categorical with ``unimix`` of the uniform distribution and return log-probs.
+
+    Every class keeps at least probability ``unimix / K``, which keeps KL terms bounded.
+    """
+    if unimix <= 0.0:
+        return F.log_softmax(logits, dim=-1)
+    probs = F.softmax(logits.float(), dim=-1)
+    probs = (1.0 - unimix) * probs + unimix / probs.shape[-1]
+    return th.log(probs)
+
+
+class OneHotDist:
+    """One-hot categorical with straight-through gradients on samples.
+
+    :param logits: log-probabilities (already mixed if unimix is wanted), shape ``S + (K,)``
+    """
+
+    def __init__(self, logits: th.Tensor) -> None:
+        self.logits = logits
+        self.log_probs = F.log_softmax(logits.float(), dim=-1)
+        self.probs = self.log_probs.exp()
+
+    def rsample(self) -> th.Tensor:
+        """One-hot sample whose gradient is that of the probabilities (straight-through)."""
+        idx = th.multinomial(self.probs.reshape(-1, self.probs.shape[-1]), 1).reshape(self.probs.shape[:-1])
+        sample = F.one_hot(idx, self.probs.shape[-1]).to(self.probs.dtype)
+        return sample + self.probs - self.probs.detach()
+
+    def mode(self) -> th.Tensor:
+        idx = self.probs.argmax(-1)
+        sample = F.one_hot(idx, self.probs.shape[-1]).to(self.probs.dtype)
+        return sample + self.probs - self.probs.detach()
+
+    def log_prob(self, onehot: th.Tensor) -> th.Tensor:
+        return (onehot * self.log_probs).sum(-1)
+
+    def entropy(self) -> th.Tensor:
+        return -(self.probs * self.log_probs).sum(-1)
+
+
+def categorical_kl(lhs_logits: th.Tensor, rhs_logits: th.Tensor) -> th.Tensor:
+    """KL(lhs || rhs) between categoricals given as log-probs, summed over the last two axes
+    (variables × classes) of a ``(..., stoch, classes)`` latent."""
+    lhs = F.log_softmax(lhs_logits.float(), -1)
+    rhs = F.log_softmax(rhs_logits.float(), -1)
+    return (lhs.exp() * (lhs - rhs)).sum((-2, -1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian latents / continuous actions
+# ---------------------------------------------------------------------------------------------
+
+
+def gaussian_kl(mean_l: th.Tensor, std_l: th.Tensor, mean_r: th.Tensor, std_r: th.Tensor) -> th.Tensor:
+    """KL between diagonal Gaussians, summed over the last axis."""
+    mean_l, std_l, mean_r, std_r = mean_l.float(), std_l.float(), mean_r.float(), std_r.float()
+    var_ratio = (std_l / std_r) ** 2
+    t1 = ((mean_l - mean_r) / std_r) ** 2
+    return 0.5 * (var_ratio + t1 - 1.0 - th.log(var_ratio)).sum(-1)
+
+
+class BoundedNormal:
+    """DreamerV3's continuous actor: ``Normal(tanh(mean), std)`` with std in ``[min_std, max_std]``.
+
+    Samples are clipped to ``[-1, 1]`` with straight-through gradients when used as actions.
+    """
+
+    def __init__(self, mean: th.Tensor, std: th.Tensor) -> None:
+        self.mean = mean.float()
+        self.std = std.float()
+
+    def rsample(self) -> th.Tensor:
+        x = self.mean + self.std * th.randn_like(self.mean)
+        return x + (x.clamp(-1.0, 1.0) - x).detach()
+
+    def mode(self) -> th.Tensor:
+        return self.mean
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        var = self.std**2
+        return (-((x - self.mean) ** 2) / (2 * var) - th.log(self.std) - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def entropy(self) -> th.Tensor:
+        return (0.5 + 0.5 * math.log(2 * math.pi) + th.log(self.std)).sum(-1)
+
+
+class TanhNormal:
+    """DreamerV1's continuous actor: ``tanh`` of a Gaussian, with the change-of-variables
+    correction ``log p(a) = log N(u) - sum log(1 - tanh(u)^2)``.
+
+    The mode is estimated as ``tanh(mean)``; the entropy by a one-sample estimate (as in V1).
+    """
+
+    def __init__(self, mean: th.Tensor, std: th.Tensor) -> None:
+        self.mean = mean.float()
+        self.std = std.float()
+        self._last_u: th.Tensor | None = None
+
+    def rsample(self) -> th.Tensor:
+        u = self.mean + self.std * th.randn_like(self.mean)
+        self._last_u = u
+        return th.tanh(u)
+
+    def mode(self) -> th.Tensor:
+        return th.tanh(self.mean)
+
+    @staticmethod
+    def _log_det(u: th.Tensor) -> th.Tensor:
+        # log(1 - tanh(u)^2) computed stably
+        return 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+
+    def log_prob(self, a: th.Tensor) -> th.Tensor:
+        a = a.clamp(-1 + 1e-6, 1 - 1e-6)
+        u = th.atanh(a)
+        base = (-((u - self.mean) ** 2) / (2 * self.std**2) - th.log(self.std) - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return base - self._log_det(u).sum(-1)
+
+    def entropy(self) -> th.Tensor:
+        u = self.mean + self.std * th.randn_like(self.mean)
+        base = (0.5 + 0.5 * math.log(2 * math.pi) + th.log(self.std)).sum(-1)
+        return base + self._log_det(u).sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# KL regulariser of the world model
+# ---------------------------------------------------------------------------------------------
+
+
+def kl_loss(
+    kl_fn,
+    post: tuple[th.Tensor, ...],
+    prior: tuple[th.Tensor, ...],
+    free_nats: float,
+    dyn_scale: float,
+    rep_scale: float,
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """World-model KL term with free bits and balancing, shared by every Dreamer.
+
+    ``dyn = max(free, KL(sg(post) || prior))`` trains the prior, ``rep = max(free, KL(post || sg(prior)))``
+    trains the representation; the loss is ``dyn_scale * dyn + rep_scale * rep``.
+
+    - DreamerV3: free 1 nat, dyn 0.5, rep 0.1.
+    - DreamerV2 KL balancing with alpha: dyn ``alpha``, rep ``1 - alpha`` (times the KL scale).
+    - PlaNet / DreamerV1: dyn = rep = 1 gives exactly the gradient of ``KL(post || prior)``.
+
+    :param kl_fn: ``kl_fn(lhs_params..., rhs_params...)`` returning the KL per time step
+    :param post: posterior distribution parameters (tuple of tensors)
+    :param prior: prior distribution parameters
+    :return: ``(loss, dyn, rep)`` per time step (``dyn``/``rep`` before clipping, for logging)
+    """
+    dyn = kl_fn(*[p.detach() for p in post], *prior)
+    rep = kl_fn(*post, *[p.detach() for p in prior])
+    loss = dyn_scale * th.clamp(dyn, min=free_nats) + rep_scale * th.clamp(rep, min=free_nats)
+    return loss, dyn, rep

@@ -1,0 +1,317 @@
+"""Building blocks: MLPs, the CNN image encoder / decoder and the multi-key observation codecs.
+
+DreamerV3 uses ``Linear -> LayerNorm -> SiLU`` blocks everywhere; DreamerV1 / PlaNet use ELU
+without normalisation. Both are one ``norm`` / ``act`` switch here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space
+from torch import nn
+
+from dreamer_sb3.common.distributions import symlog
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def make_act(name: str) -> nn.Module:
+    """Activation module from its name (``silu``, ``elu``, ``relu``, ``tanh``)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+def init_weights(module: nn.Module) -> None:
+    """Xavier-uniform weights and zero biases for every linear / conv layer."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def zero_init(layer: nn.Linear) -> nn.Linear:
+    """Zero the output layer (DreamerV3 starts reward and critic predictions at exactly 0)."""
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class MLP(nn.Module):
+    """``layers`` hidden blocks of ``Linear -> [LayerNorm] -> act``, then an optional output layer.
+
+    :param in_dim: input features
+    :param out_dim: output features, or ``None`` to return the last hidden layer
+    :param units: hidden width
+    :param layers: number of hidden blocks
+    :param norm: LayerNorm after each hidden linear layer
+    :param act: activation name
+    :param zero_out: zero-initialise the output layer
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int | None,
+        units: int,
+        layers: int,
+        norm: bool = True,
+        act: str = "silu",
+        zero_out: bool = False,
+    ) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        dim = in_dim
+        for _ in range(layers):
+            blocks.append(nn.Linear(dim, units, bias=not norm))
+            if norm:
+                blocks.append(nn.LayerNorm(units, eps=1e-3))
+            blocks.append(make_act(act))
+            dim = units
+        self.hidden = nn.Sequential(*blocks)
+        self.out_dim = out_dim if out_dim is not None else dim
+        self.out = nn.Linear(dim, out_dim) if out_dim is not None else None
+        init_weights(self)
+        if zero_out and self.out is not None:
+            zero_init(self.out)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        x = self.hidden(x)
+        return self.out(x) if self.out is not None else x
+
+
+# ---------------------------------------------------------------------------------------------
+# Observation layout
+# ---------------------------------------------------------------------------------------------
+
+
+class ObsLayout:
+    """How an observation space splits into image keys (CNN) and vector keys (MLP).
+
+    Non-``Dict`` spaces are treated as a dict with the single key ``"obs"``. Images are uint8
+    ``Box`` spaces of rank 3 in channel-first layout (SB3 transposes channel-last images with
+    ``VecTransposeImage`` before the model sees them); every other ``Box`` is flattened into the
+    vector part.
+
+    :param observation_space: the (possibly transposed) observation space of the model
+    :raises ValueError: on spaces that Dreamer cannot model
+    """
+
+    def __init__(self, observation_space: spaces.Space) -> None:
+        if isinstance(observation_space, spaces.Dict):
+            items = list(observation_space.spaces.items())
+            self.is_dict = True
+        else:
+            items = [("obs", observation_space)]
+            self.is_dict = False
+        self.image_keys: list[str] = []
+        self.vector_keys: list[str] = []
+        self.image_shape: tuple[int, int, int] | None = None
+        self.vector_dims: dict[str, int] = {}
+        for key, space in items:
+            if not isinstance(space, spaces.Box):
+                raise ValueError(
+                    f"Unsupported observation space {space!r} for key {key!r}: Dreamer agents support Box observations "
+                    "(uint8 images of shape (C, H, W) or (H, W, C), or float vectors) and Dict spaces of those. "
+                    "Wrap the env (e.g. one-hot encode Discrete observations) to use it."
+                )
+            if is_image_space(space, check_channels=False) and len(space.shape) == 3:
+                shape = tuple(int(s) for s in space.shape)
+                if shape[0] not in (1, 3, 4) and shape[-1] in (1, 3, 4):
+                    raise ValueError(
+                        f"Image observation {key!r} has channel-last shape {shape}; wrap the env in a VecEnv "
+                        "(SB3 adds VecTransposeImage) or use VecTransposeImage yourself."
+                    )
+                c, h, w = shape
+                if h % 16 or w % 16:
+                    raise ValueError(
+                        f"Image observation {key!r} has size {h}x{w}; the CNN encoder needs height and width divisible "
+                        "by 16 (64x64 is Dreamer's default). Resize it, e.g. with dreamer_sb3.wrappers' pixel wrapper "
+                        "or gymnasium.wrappers.ResizeObservation."
+                    )
+                if self.image_shape is not None and self.image_shape[1:] != (h, w):
+                    raise ValueError(f"All image observations must share one size, got {self.image_shape[1:]} and {(h, w)}")
+                self.image_shape = (c + (self.image_shape[0] if self.image_shape else 0), h, w)
+                self.image_keys.append(key)
+            else:
+                self.vector_keys.append(key)
+                self.vector_dims[key] = int(np.prod(space.shape))
+        self.image_channels = {k: int(observation_space[k].shape[0]) if self.is_dict else int(observation_space.shape[0])
+                               for k in self.image_keys}
+        self.vector_dim = int(sum(self.vector_dims.values()))
+
+    def as_dict(self, obs) -> dict:
+        """Wrap a non-dict observation as ``{"obs": obs}``."""
+        return obs if self.is_dict else {"obs": obs}
+
+
+def preprocess_images(obs: dict[str, th.Tensor], layout: ObsLayout) -> th.Tensor | None:
+    """Concatenate image keys along channels and map uint8 ``[0, 255]`` to float ``[-0.5, 0.5]``."""
+    if not layout.image_keys:
+        return None
+    imgs = [obs[k] for k in layout.image_keys]
+    x = th.cat(imgs, dim=-3) if len(imgs) > 1 else imgs[0]
+    return x.float() / 255.0 - 0.5
+
+
+def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims: int) -> th.Tensor | None:
+    """Flatten and concatenate the vector keys: ``(*batch, vector_dim)``."""
+    if not layout.vector_keys:
+        return None
+    parts = [obs[k].float().reshape(*obs[k].shape[:batch_dims], -1) for k in layout.vector_keys]
+    return th.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# CNN encoder / decoder
+# ---------------------------------------------------------------------------------------------
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channel axis of an NCHW tensor (as DreamerV3 normalises conv features)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=1e-3)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvEncoder(nn.Module):
+    """Four stride-2 4x4 convolutions with widths ``depth * (1, 2, 4, 8)``: 64x64 -> 4x4.
+
+    :param in_shape: ``(C, H, W)``, H and W divisible by 16
+    :param depth: channel multiplier
+    """
+
+    def __init__(self, in_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: str = "silu") -> None:
+        super().__init__()
+        c, h, w = in_shape
+        layers: list[nn.Module] = []
+        for i in range(4):
+            out = depth * 2**i
+            layers.append(nn.Conv2d(c, out, 4, 2, 1, bias=not norm))
+            if norm:
+                layers.append(ChannelNorm(out))
+            layers.append(make_act(act))
+            c = out
+        self.net = nn.Sequential(*layers)
+        self.out_dim = c * (h // 16) * (w // 16)
+        init_weights(self)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        batch = x.shape[:-3]
+        y = self.net(x.reshape(-1, *x.shape[-3:]))
+        return y.reshape(*batch, -1)
+
+
+class ConvDecoder(nn.Module):
+    """Mirror of :class:`ConvEncoder`: a linear layer to ``(8 * depth, H/16, W/16)`` then four
+    stride-2 transposed convolutions back to ``(C, H, W)``."""
+
+    def __init__(self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: bool = True,
+                 act: str = "silu") -> None:
+        super().__init__()
+        c, h, w = out_shape
+        self.out_shape = out_shape
+        self.start = (8 * depth, h // 16, w // 16)
+        self.linear = nn.Linear(in_dim, int(np.prod(self.start)))
+        layers: list[nn.Module] = []
+        ch = 8 * depth
+        for i in range(3):
+            out = depth * 2 ** (2 - i)
+            layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=not norm))
+            if norm:
+                layers.append(ChannelNorm(out))
+            layers.append(make_act(act))
+            ch = out
+        layers.append(nn.ConvTranspose2d(ch, c, 4, 2, 1))
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, feat: th.Tensor) -> th.Tensor:
+        batch = feat.shape[:-1]
+        x = self.linear(feat.reshape(-1, feat.shape[-1])).reshape(-1, *self.start)
+        return self.net(x).reshape(*batch, *self.out_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-key encoder / decoder
+# ---------------------------------------------------------------------------------------------
+
+
+class MultiEncoder(nn.Module):
+    """Encodes a dict observation: CNN over the stacked image keys, MLP over the vector keys.
+
+    :param layout: the observation layout
+    :param symlog_inputs: apply :func:`symlog` to vector inputs (DreamerV3)
+    """
+
+    def __init__(self, layout: ObsLayout, depth: int, units: int, layers: int, norm: bool = True, act: str = "silu",
+                 symlog_inputs: bool = True) -> None:
+        super().__init__()
+        self.layout = layout
+        self.symlog_inputs = symlog_inputs
+        self.cnn = ConvEncoder(layout.image_shape, depth, norm, act) if layout.image_keys else None
+        self.mlp = MLP(layout.vector_dim, None, units, layers, norm, act) if layout.vector_keys else None
+        self.out_dim = (self.cnn.out_dim if self.cnn else 0) + (self.mlp.out_dim if self.mlp else 0)
+
+    def forward(self, obs: dict[str, th.Tensor], batch_dims: int) -> th.Tensor:
+        outs = []
+        if self.cnn is not None:
+            outs.append(self.cnn(preprocess_images(obs, self.layout)))
+        if self.mlp is not None:
+            vec = preprocess_vectors(obs, self.layout, batch_dims)
+            outs.append(self.mlp(symlog(vec) if self.symlog_inputs else vec))
+        return th.cat(outs, -1) if len(outs) > 1 else outs[0]
+
+
+class MultiDecoder(nn.Module):
+    """Reconstructs a dict observation from latent features.
+
+    Image loss: squared error summed over pixels (unit-variance Gaussian). Vector loss: squared
+    error summed over dimensions, in symlog space when ``symlog_targets`` (DreamerV3).
+    """
+
+    def __init__(self, feat_dim: int, layout: ObsLayout, depth: int, units: int, layers: int, norm: bool = True,
+                 act: str = "silu", symlog_targets: bool = True) -> None:
+        super().__init__()
+        self.layout = layout
+        self.symlog_targets = symlog_targets
+        self.cnn = ConvDecoder(feat_dim, layout.image_shape, depth, norm, act) if layout.image_keys else None
+        self.mlp = MLP(feat_dim, layout.vector_dim, units, layers, norm, act) if layout.vector_keys else None
+
+    def loss(self, feat: th.Tensor, obs: dict[str, th.Tensor]) -> dict[str, th.Tensor]:
+        """Negative log-likelihood per time step for the ``image`` and ``vector`` parts."""
+        batch_dims = feat.dim() - 1
+        out: dict[str, th.Tensor] = {}
+        if self.cnn is not None:
+            target = preprocess_images(obs, self.layout)
+            pred = self.cnn(feat)
+            out["image"] = ((pred.float() - target) ** 2).sum((-3, -2, -1))
+        if self.mlp is not None:
+            target = preprocess_vectors(obs, self.layout, batch_dims)
+            if self.symlog_targets:
+                target = symlog(target)
+            pred = self.mlp(feat)
+            out["vector"] = ((pred.float() - target) ** 2).sum(-1)
+        return out
+
+    def predict(self, feat: th.Tensor) -> dict[str, th.Tensor]:
+        """Reconstructions in observation units (images uint8-range floats, vectors un-symlogged)."""
+        from dreamer_sb3.common.distributions import symexp
+
+        out: dict[str, th.Tensor] = {}
+        if self.cnn is not None:
+            out["image"] = ((self.cnn(feat).float() + 0.5) * 255.0).clamp(0, 255)
+        if self.mlp is not None:
+            vec = self.mlp(feat).float()
+            out["vector"] = symexp(vec) if self.symlog_targets else vec
+        return out
+

@@ -1,0 +1,273 @@
+"""SB3 policy objects for the Dreamer family.
+
+A :class:`DreamerPolicy` owns every network an algorithm trains (world model, actor, critic,
+slow critic, return normaliser) and its optimizers, so SB3's ``save`` / ``load`` /
+``set_parameters`` round-trip all of them. ``predict`` is recurrent like sb3-contrib's
+``RecurrentPPO``: the state is ``(deter, stoch, prev_action)`` per env and ``episode_start``
+resets it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+
+from dreamer_sb3.common.actions import ActionCodec
+from dreamer_sb3.common.distributions import BoundedNormal, OneHotDist, TanhNormal, unimix_logits
+from dreamer_sb3.common.networks import MLP, ObsLayout
+from dreamer_sb3.common.returns import PercentileNormalizer
+from dreamer_sb3.common.rssm import State
+from dreamer_sb3.common.sizes import resolve_size
+from dreamer_sb3.common.world_model import ScalarHead, WorldModel
+
+RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class MultiOneHot:
+    """Independent one-hot categoricals over consecutive segments of one action vector."""
+
+    def __init__(self, dists: list[OneHotDist], sizes: list[int]) -> None:
+        self.dists, self.sizes = dists, sizes
+
+    def _split(self, x: th.Tensor) -> tuple[th.Tensor, ...]:
+        return x.split(self.sizes, -1)
+
+    def rsample(self) -> th.Tensor:
+        return th.cat([d.rsample() for d in self.dists], -1)
+
+    def mode(self) -> th.Tensor:
+        return th.cat([d.mode() for d in self.dists], -1)
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        return sum(d.log_prob(p) for d, p in zip(self.dists, self._split(x)))
+
+    def entropy(self) -> th.Tensor:
+        return sum(d.entropy() for d in self.dists)
+
+
+class Actor(nn.Module):
+    """Policy network ``pi(a | s)``.
+
+    Discrete / MultiDiscrete: one-hot categoricals with ``unimix`` uniform mixing and
+    straight-through samples. Box: ``"bounded_normal"`` (DreamerV3: tanh mean, std in
+    ``[min_std, max_std]``) or ``"tanh_normal"`` (DreamerV1: tanh-squashed Gaussian).
+    """
+
+    def __init__(self, feat_dim: int, codec: ActionCodec, units: int, layers: int, norm: bool = True, act: str = "silu",
+                 dist: str = "bounded_normal", unimix: float = 0.01, min_std: float = 0.1, max_std: float = 1.0,
+                 init_std: float = 5.0) -> None:
+        super().__init__()
+        if dist not in ("bounded_normal", "tanh_normal"):
+            raise ValueError(f"Unknown continuous actor distribution {dist!r}: use 'bounded_normal' or 'tanh_normal'")
+        self.codec, self.dist, self.unimix = codec, dist, unimix
+        self.min_std, self.max_std, self.init_std = min_std, max_std, init_std
+        out = codec.dim if codec.discrete else 2 * codec.dim
+        self.net = MLP(feat_dim, out, units, layers, norm, act)
+
+    def forward(self, feat: th.Tensor):
+        out = self.net(feat).float()
+        if self.codec.discrete:
+            dists = [OneHotDist(unimix_logits(x, self.unimix)) for x in out.split(self.codec.sizes, -1)]
+            return dists[0] if len(dists) == 1 else MultiOneHot(dists, self.codec.sizes)
+        mean, std = out.chunk(2, -1)
+        if self.dist == "bounded_normal":
+            std = (self.max_std - self.min_std) * th.sigmoid(std + 2.0) + self.min_std
+            return BoundedNormal(th.tanh(mean), std)
+        mean = 5.0 * th.tanh(mean / 5.0)
+        raw_init = float(np.log(np.expm1(self.init_std)))
+        std = nn.functional.softplus(std + raw_init) + 1e-4
+        return TanhNormal(mean, std)
+
+
+class DreamerPolicy(BasePolicy):
+    """World model + actor + critic of a Dreamer agent, with their optimizers.
+
+    Architecture keys (``deter``, ``hidden``, ``stoch``, ``classes``, ``units``, ``layers``,
+    ``cnn_depth``) override the ``model_size`` preset from :mod:`dreamer_sb3.common.sizes`.
+
+    :param observation_space: observation space
+    :param action_space: action space
+    :param lr_schedule: world-model learning-rate schedule
+    :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``planet``, ``v1``, ``v2``)
+    :param norm: LayerNorm in every block
+    :param act: activation
+    :param unimix: uniform mixing of categorical latents and actions
+    :param min_std: Gaussian latent minimum std
+    :param learned_init: learned initial RSSM state
+    :param symlog_obs: symlog vector inputs / reconstruction targets
+    :param reward_head: ``"twohot"`` or ``"mse"``
+    :param cont_head: learn a continue / discount head
+    :param decoder: learn the observation decoder
+    :param actor: build an actor (False for planning agents)
+    :param actor_dist: ``"bounded_normal"`` or ``"tanh_normal"`` for Box actions
+    :param actor_min_std: minimum actor std (bounded normal)
+    :param actor_max_std: maximum actor std (bounded normal)
+    :param critic: build a critic
+    :param critic_head: ``"twohot"`` or ``"mse"``
+    :param slow_critic: keep a slowly updated copy of the critic (EMA or target network)
+    :param return_norm: keep DreamerV3's percentile return normaliser
+    :param actor_lr: actor learning rate
+    :param critic_lr: critic learning rate
+    :param model_eps: Adam epsilon of the world model
+    :param ac_eps: Adam epsilon of actor and critic
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        model_size: str = "S",
+        deter: int | None = None,
+        hidden: int | None = None,
+        stoch: int | None = None,
+        classes: int | None = None,
+        units: int | None = None,
+        layers: int | None = None,
+        cnn_depth: int | None = None,
+        norm: bool = True,
+        act: str = "silu",
+        unimix: float = 0.01,
+        min_std: float = 0.1,
+        learned_init: bool = True,
+        symlog_obs: bool = True,
+        reward_head: str = "twohot",
+        cont_head: bool = True,
+        decoder: bool = True,
+        actor: bool = True,
+        actor_dist: str = "bounded_normal",
+        actor_min_std: float = 0.1,
+        actor_max_std: float = 1.0,
+        critic: bool = True,
+        critic_head: str = "twohot",
+        slow_critic: bool = True,
+        return_norm: bool = True,
+        actor_lr: float = 3e-5,
+        critic_lr: float = 3e-5,
+        model_eps: float = 1e-8,
+        ac_eps: float = 1e-5,
+    ) -> None:
+        super().__init__(observation_space, action_space, normalize_images=False)
+        self._ctor = {k: v for k, v in locals().items() if k not in ("self", "__class__", "observation_space",
+                                                                      "action_space", "lr_schedule")}
+        self.size = resolve_size(model_size, deter=deter, hidden=hidden, stoch=stoch, classes=classes, units=units,
+                                 layers=layers, cnn_depth=cnn_depth)
+        self.layout = ObsLayout(observation_space)
+        self.codec = ActionCodec(action_space)
+        s = self.size
+        self.world_model = WorldModel(
+            self.layout, self.codec.dim, deter=s["deter"], hidden=s["hidden"], stoch=s["stoch"], classes=s["classes"],
+            units=s["units"], layers=s["layers"], cnn_depth=s["cnn_depth"], norm=norm, act=act, unimix=unimix,
+            min_std=min_std, learned_init=learned_init, symlog_obs=symlog_obs, reward_head=reward_head,
+            cont_head=cont_head, decoder=decoder,
+        )
+        feat = self.world_model.rssm.feat_size
+        self.actor = (Actor(feat, self.codec, s["units"], s["layers"], norm, act, actor_dist, unimix, actor_min_std,
+                            actor_max_std) if actor else None)
+        self.critic = ScalarHead(feat, s["units"], s["layers"], critic_head, norm=norm, act=act,
+                                 zero_out=critic_head == "twohot") if critic else None
+        self.slow_critic = copy.deepcopy(self.critic) if (critic and slow_critic) else None
+        if self.slow_critic is not None:
+            self.slow_critic.requires_grad_(False)
+        self.return_norm = PercentileNormalizer() if return_norm else None
+
+        self.model_optimizer = th.optim.Adam(self.world_model.parameters(), lr=lr_schedule(1), eps=model_eps)
+        if self.actor is not None:
+            self.actor_optimizer = th.optim.Adam(self.actor.parameters(), lr=actor_lr, eps=ac_eps)
+        if self.critic is not None:
+            self.critic_optimizer = th.optim.Adam(self.critic.parameters(), lr=critic_lr, eps=ac_eps)
+
+    # ------------------------------------------------------------------ SB3 plumbing
+    def optimizer_names(self) -> list[str]:
+        """Attribute names of the optimizers this policy owns."""
+        names = ["model_optimizer"]
+        if self.actor is not None:
+            names.append("actor_optimizer")
+        if self.critic is not None:
+            names.append("critic_optimizer")
+        return names
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self._ctor)
+        data["lr_schedule"] = lambda _: self.model_optimizer.param_groups[0]["lr"]
+        return data
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        """Not used for Dreamer (acting needs the recurrent state); use :meth:`predict`."""
+        raise TypeError("DreamerPolicy is recurrent: call predict(obs, state, episode_start) instead of forward()")
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        """Stateless prediction from a fresh latent (every call is an episode start)."""
+        obs = self.layout.as_dict(observation)
+        n = next(iter(obs.values())).shape[0]
+        state, prev = self.initial_state(n)
+        _, action = self.step(state, prev, obs, th.ones(n, device=self.device), deterministic)
+        return action
+
+    # ------------------------------------------------------------------ acting
+    def initial_state(self, batch: int) -> tuple[State, th.Tensor]:
+        """Zero latent and zero previous action for ``batch`` envs (replaced on ``is_first``)."""
+        rssm = self.world_model.rssm
+        zeros = th.zeros(batch, rssm.deter_size, device=self.device)
+        return State(zeros, th.zeros(batch, rssm.stoch_size, device=self.device)), th.zeros(batch, self.codec.dim,
+                                                                                             device=self.device)
+
+    def step(self, state: State, prev_action: th.Tensor, obs: dict[str, th.Tensor], is_first: th.Tensor,
+             deterministic: bool = False) -> tuple[State, th.Tensor]:
+        """One acting step: update the posterior with ``obs`` and choose a model-space action."""
+        embed = self.world_model.encoder(obs, batch_dims=1)
+        state, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first, deterministic)
+        return state, self.select_action(state, deterministic)
+
+    def select_action(self, state: State, deterministic: bool = False) -> th.Tensor:
+        """Model-space action for latent ``state`` (planning agents override this)."""
+        dist = self.actor(self.world_model.rssm.feat(state))
+        return dist.mode() if deterministic else dist.rsample()
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: RecurrentState | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, RecurrentState]:
+        """Recurrent prediction, as sb3-contrib's ``RecurrentPPO``.
+
+        :param observation: one observation or a batch of them
+        :param state: ``(deter, stoch, prev_action)`` from the previous call, or ``None`` to start
+        :param episode_start: per env, whether a new episode starts (resets that env's state)
+        :param deterministic: latent and action modes instead of samples
+        :return: env actions and the next state
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized = self.obs_to_tensor(observation)
+        obs = self.layout.as_dict(obs_tensor)
+        n = next(iter(obs.values())).shape[0]
+        if state is None:
+            lat, prev = self.initial_state(n)
+            first = np.ones(n, dtype=np.float32)
+        else:
+            deter, stoch, prev_np = state
+            if deter.shape[0] != n:
+                raise ValueError(f"State holds {deter.shape[0]} envs but the observation batch has {n}")
+            lat = State(th.as_tensor(deter, device=self.device), th.as_tensor(stoch, device=self.device))
+            prev = th.as_tensor(prev_np, device=self.device)
+            first = np.zeros(n, dtype=np.float32)
+        if episode_start is not None:
+            first = np.maximum(first, np.asarray(episode_start, dtype=np.float32).reshape(n))
+        with th.no_grad():
+            lat, action = self.step(lat, prev, obs, th.as_tensor(first, device=self.device), deterministic)
+        action_np = action.float().cpu().numpy()
+        env_action = self.codec.to_env(action_np)
+        new_state = (lat.deter.float().cpu().numpy(), lat.stoch.float().cpu().numpy(), action_np)
+        if not vectorized:
+            env_action = env_action[0]
+        return env_action, new_state

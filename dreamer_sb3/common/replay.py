@@ -1,0 +1,187 @@
+"""Sequence replay for world-model learning.
+
+Each env has its own ring of time steps (so frames are stored once, however many sequences
+they belong to). A step holds the observation, the *previous* action (the one that led to this
+observation), the reward received on arrival, and ``is_first`` / ``is_terminal`` flags. Sampling
+draws uniformly over every stored window of ``length`` consecutive steps of one env, regardless of
+episode boundaries; ``is_first`` tells the RSSM where to reset inside a window.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+import zipfile
+
+import numpy as np
+import torch as th
+
+FORMAT_VERSION = 1
+
+
+class SequenceReplay:
+    """Ring buffers of time steps for ``n_envs`` envs with uniform sub-sequence sampling.
+
+    :param capacity: total number of steps kept (split evenly over envs)
+    :param n_envs: number of parallel envs
+    :param obs_shapes: ``{key: (shape, dtype)}`` of the (dict) observation
+    :param action_dim: size of the model-space action vector
+    :param seed: seed of the sampling RNG
+    """
+
+    def __init__(self, capacity: int, n_envs: int, obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]],
+                 action_dim: int, seed: int | None = None) -> None:
+        if capacity < n_envs:
+            raise ValueError(f"Replay capacity ({capacity}) must be at least the number of envs ({n_envs})")
+        self.n_envs = n_envs
+        self.capacity_per_env = int(np.ceil(capacity / n_envs))
+        self.obs_shapes = {k: (tuple(s), np.dtype(d)) for k, (s, d) in obs_shapes.items()}
+        self.action_dim = action_dim
+        cap = self.capacity_per_env
+        # np.zeros maps pages lazily: untouched capacity costs no memory.
+        self.obs = {k: np.zeros((n_envs, cap, *s), dtype=d) for k, (s, d) in self.obs_shapes.items()}
+        self.action = np.zeros((n_envs, cap, action_dim), dtype=np.float32)
+        self.reward = np.zeros((n_envs, cap), dtype=np.float32)
+        self.is_first = np.zeros((n_envs, cap), dtype=bool)
+        self.is_terminal = np.zeros((n_envs, cap), dtype=bool)
+        self.pos = np.zeros(n_envs, dtype=np.int64)
+        self.full = np.zeros(n_envs, dtype=bool)
+        self.rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------------ adding
+    def add(self, obs: dict[str, np.ndarray], action: np.ndarray, reward: np.ndarray, is_first: np.ndarray,
+            is_terminal: np.ndarray, env_ids: np.ndarray | None = None) -> None:
+        """Append one step for each env in ``env_ids`` (all envs by default); arrays are indexed like ``env_ids``."""
+        if env_ids is None:
+            env_ids = np.arange(self.n_envs)
+        env_ids = np.asarray(env_ids, dtype=np.int64)
+        if env_ids.size == 0:
+            return
+        pos = self.pos[env_ids]
+        for key, arr in self.obs.items():
+            arr[env_ids, pos] = obs[key]
+        self.action[env_ids, pos] = action
+        self.reward[env_ids, pos] = reward
+        self.is_first[env_ids, pos] = is_first
+        self.is_terminal[env_ids, pos] = is_terminal
+        new_pos = pos + 1
+        self.full[env_ids] |= new_pos >= self.capacity_per_env
+        self.pos[env_ids] = new_pos % self.capacity_per_env
+
+    # ------------------------------------------------------------------ sampling
+    def sizes(self) -> np.ndarray:
+        """Number of stored steps per env."""
+        return np.where(self.full, self.capacity_per_env, self.pos)
+
+    def __len__(self) -> int:
+        return int(self.sizes().sum())
+
+    def num_sequences(self, length: int) -> int:
+        """Number of distinct windows of ``length`` steps that can be sampled."""
+        return int(np.maximum(self.sizes() - length + 1, 0).sum())
+
+    def sample_indices(self, batch_size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Uniformly chosen windows: env index ``(B, 1)`` and physical step indices ``(B, L)``."""
+        counts = np.maximum(self.sizes() - length + 1, 0)
+        total = counts.sum()
+        if total == 0:
+            raise RuntimeError(
+                f"Not enough data to sample sequences of length {length}: the longest env history has "
+                f"{self.sizes().max()} steps. Increase `learning_starts` or decrease `batch_length`."
+            )
+        u = self.rng.integers(0, total, size=batch_size)
+        ends = np.cumsum(counts)
+        env = np.searchsorted(ends, u, side="right")
+        start = u - (ends[env] - counts[env])
+        oldest = np.where(self.full, self.pos, 0)[env]
+        idx = (oldest[:, None] + start[:, None] + np.arange(length)[None]) % self.capacity_per_env
+        return env[:, None], idx
+
+    def sample(self, batch_size: int, length: int) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
+        """A batch of windows as numpy arrays of shape ``(B, L, ...)``; ``obs`` is a dict."""
+        env, idx = self.sample_indices(batch_size, length)
+        return {
+            "obs": {k: v[env, idx] for k, v in self.obs.items()},
+            "action": self.action[env, idx],
+            "reward": self.reward[env, idx],
+            "is_first": self.is_first[env, idx],
+            "is_terminal": self.is_terminal[env, idx],
+        }
+
+    @staticmethod
+    def to_torch(batch: dict, device: th.device) -> dict:
+        """Move a sampled batch to ``device`` (pinned, non-blocking copies on CUDA)."""
+        cuda = th.device(device).type == "cuda"
+
+        def conv(x: np.ndarray) -> th.Tensor:
+            t = th.from_numpy(np.ascontiguousarray(x))
+            if cuda:
+                t = t.pin_memory()
+            return t.to(device, non_blocking=cuda)
+
+        out = {k: conv(v) for k, v in batch.items() if k != "obs"}
+        out["obs"] = {k: conv(v) for k, v in batch["obs"].items()}
+        out["is_first"] = out["is_first"].float()
+        out["is_terminal"] = out["is_terminal"].float()
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Write the filled part of the buffer (and the sampling RNG state) as an ``.npz`` archive."""
+        used = int(self.sizes().max()) if len(self) else 0
+        arrays = {f"obs.{k}": v[:, :used] for k, v in self.obs.items()}
+        arrays.update(
+            action=self.action[:, :used], reward=self.reward[:, :used], is_first=self.is_first[:, :used],
+            is_terminal=self.is_terminal[:, :used], pos=self.pos, full=self.full,
+            meta=np.array([FORMAT_VERSION, self.n_envs, self.capacity_per_env, self.action_dim], dtype=np.int64),
+            rng_state=np.frombuffer(json.dumps(self.rng.bit_generator.state).encode(), dtype=np.uint8),
+        )
+        if isinstance(path, str | pathlib.Path):
+            tmp = f"{path}.tmp"
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)  # atomic: an interrupted save never leaves a truncated file
+        else:
+            np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path | io.BufferedIOBase, obs_shapes: dict | None = None,
+             capacity: int | None = None) -> SequenceReplay:
+        """Read a buffer written by :meth:`save`.
+
+        :param obs_shapes: expected observation layout; a mismatch raises a ``ValueError``
+        :param capacity: new total capacity (defaults to the saved one)
+        """
+        try:
+            data = np.load(path, allow_pickle=False)
+            meta = data["meta"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"Cannot read replay buffer from {path!r}: not a dreamer-sb3 replay file or corrupt ({e})") from e
+        version, n_envs, cap, action_dim = (int(x) for x in meta)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"Replay file {path!r} has format version {version}, expected {FORMAT_VERSION}")
+        saved_shapes = {k[4:]: (data[k].shape[2:], data[k].dtype) for k in data.files if k.startswith("obs.")}
+        if obs_shapes is not None:
+            expected = {k: (tuple(s), np.dtype(d)) for k, (s, d) in obs_shapes.items()}
+            got = {k: (tuple(s), np.dtype(d)) for k, (s, d) in saved_shapes.items()}
+            if expected != got:
+                raise ValueError(f"Replay file {path!r} holds observations {got}, but the model expects {expected}")
+        used = data["action"].shape[1]
+        new_cap = cap if capacity is None else int(np.ceil(capacity / n_envs))
+        if new_cap < used:
+            raise ValueError(f"Capacity {capacity} is smaller than the {used * n_envs} steps stored in {path!r}")
+        buf = cls(new_cap * n_envs, n_envs, saved_shapes, action_dim)
+        for k in buf.obs:
+            buf.obs[k][:, :used] = data[f"obs.{k}"]
+        buf.action[:, :used] = data["action"]
+        buf.reward[:, :used] = data["reward"]
+        buf.is_first[:, :used] = data["is_first"]
+        buf.is_terminal[:, :used] = data["is_terminal"]
+        buf.pos[:] = data["pos"]
+        buf.full[:] = data["full"]
+        if new_cap != cap and buf.full.any():
+            raise ValueError("Cannot change the capacity of a replay buffer that has wrapped around")
+        buf.rng.bit_generator.state = json.loads(bytes(data["rng_state"]).decode())
+        return buf

@@ -1,0 +1,252 @@
+"""Recurrent State-Space Model (Hafner et al., 2019), shared by every Dreamer.
+
+The latent state is ``(deter, stoch)``: a deterministic GRU state ``h`` and a stochastic state
+``z`` that is either a diagonal Gaussian (PlaNet, DreamerV1) or a vector of categoricals with
+straight-through gradients (DreamerV2, DreamerV3). ``feat = concat(h, flatten(z))`` feeds every
+head.
+
+- ``img_step``: prior ``p(z_t | h_t)`` with ``h_t = GRU(h_{t-1}, z_{t-1}, a_{t-1})``
+- ``obs_step``: posterior ``q(z_t | h_t, e_t)`` from the encoder embedding ``e_t``
+- ``observe``: posterior and prior over a sequence, resetting where ``is_first``
+- ``imagine``: roll the prior forward under a policy
+
+Layers whose inputs are concatenations are split into one linear map per input, so the parts
+that do not depend on the recurrence (the action and embedding projections) are computed for a
+whole sequence at once, outside the sequential loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch as th
+import torch.nn.functional as F
+from torch import nn
+
+from dreamer_sb3.common.distributions import categorical_kl, gaussian_kl, kl_loss, unimix_logits
+from dreamer_sb3.common.networks import init_weights, make_act
+
+
+class State(NamedTuple):
+    """RSSM latent: ``deter`` ``(..., D)`` and flattened ``stoch`` ``(..., S)``."""
+
+    deter: th.Tensor
+    stoch: th.Tensor
+
+
+class GRUCell(nn.Module):
+    """GRU cell in DreamerV2/V3 form: one linear map, optional LayerNorm, update gate bias -1.
+
+    ``h' = u * tanh(r * c) + (1 - u) * h`` with ``u = sigmoid(x_u - 1)``.
+    """
+
+    def __init__(self, inp: int, size: int, norm: bool = True) -> None:
+        super().__init__()
+        self.size = size
+        self.linear = nn.Linear(inp + size, 3 * size, bias=not norm)
+        self.norm = nn.LayerNorm(3 * size, eps=1e-3) if norm else nn.Identity()
+
+    def forward(self, x: th.Tensor, h: th.Tensor) -> th.Tensor:
+        parts = self.norm(self.linear(th.cat([x, h], -1)))
+        reset, cand, update = parts.split(self.size, -1)
+        reset = th.sigmoid(reset)
+        cand = th.tanh(reset * cand)
+        update = th.sigmoid(update - 1.0)
+        return update * cand + (1.0 - update) * h
+
+
+class RSSM(nn.Module):
+    """Recurrent State-Space Model.
+
+    :param action_dim: size of the (one-hot or continuous) action vector
+    :param embed_dim: size of the observation embedding
+    :param deter: GRU state size
+    :param hidden: width of the input / output layers around the GRU
+    :param stoch: number of stochastic variables (categorical) or dimensions (Gaussian)
+    :param classes: classes per categorical variable; ``0`` selects a Gaussian latent
+    :param unimix: uniform mixture of the categorical latents (DreamerV3: 0.01)
+    :param norm: LayerNorm in every block
+    :param act: activation name
+    :param min_std: lower bound on Gaussian latent std (PlaNet/V1: 0.1)
+    :param learned_init: learn the initial deterministic state (DreamerV3) instead of zeros
+    """
+
+    def __init__(
+        self,
+        action_dim: int,
+        embed_dim: int,
+        deter: int = 512,
+        hidden: int = 512,
+        stoch: int = 32,
+        classes: int = 32,
+        unimix: float = 0.01,
+        norm: bool = True,
+        act: str = "silu",
+        min_std: float = 0.1,
+        learned_init: bool = True,
+    ) -> None:
+        super().__init__()
+        self.deter_size = deter
+        self.stoch_vars = stoch
+        self.classes = classes
+        self.discrete = classes > 0
+        self.stoch_size = stoch * classes if self.discrete else stoch
+        self.unimix = unimix
+        self.min_std = min_std
+        self.learned_init = learned_init
+        stats = self.stoch_size if self.discrete else 2 * stoch
+
+        def block() -> nn.Sequential:
+            return nn.Sequential(nn.LayerNorm(hidden, eps=1e-3) if norm else nn.Identity(), make_act(act))
+
+        # img_in(z, a) = act(norm(W_z z + W_a a)) — split so W_a a can be batched over time.
+        self.img_in_stoch = nn.Linear(self.stoch_size, hidden, bias=False)
+        self.img_in_action = nn.Linear(action_dim, hidden, bias=not norm)
+        self.img_in_block = block()
+        self.gru = GRUCell(hidden, deter, norm)
+        self.prior_net = nn.Sequential(nn.Linear(deter, hidden, bias=not norm), block(), nn.Linear(hidden, stats))
+        # obs_out(h, e) = act(norm(W_h h + W_e e)) — W_e e batched over time.
+        self.post_deter = nn.Linear(deter, hidden, bias=False)
+        self.post_embed = nn.Linear(embed_dim, hidden, bias=not norm)
+        self.post_block = block()
+        self.post_out = nn.Linear(hidden, stats)
+        init_weights(self)
+        self.init_deter = nn.Parameter(th.zeros(deter), requires_grad=learned_init)
+
+    # ------------------------------------------------------------------ distributions
+    def _stats(self, raw: th.Tensor) -> tuple[th.Tensor, ...]:
+        """Distribution parameters from raw network output: ``(logits,)`` or ``(mean, std)``."""
+        if self.discrete:
+            logits = raw.reshape(*raw.shape[:-1], self.stoch_vars, self.classes)
+            return (unimix_logits(logits, self.unimix),)
+        mean, std = raw.float().chunk(2, -1)
+        return mean, F.softplus(std) + self.min_std
+
+    def sample(self, stats: tuple[th.Tensor, ...], deterministic: bool = False) -> th.Tensor:
+        """Sample a flat stochastic state (straight-through for categoricals)."""
+        if self.discrete:
+            logits = stats[0]
+            probs = logits.exp()
+            if deterministic:
+                idx = probs.argmax(-1)
+            else:
+                idx = th.multinomial(probs.reshape(-1, self.classes), 1).reshape(probs.shape[:-1])
+            onehot = F.one_hot(idx, self.classes).to(probs.dtype)
+            z = onehot + probs - probs.detach()
+            return z.reshape(*z.shape[:-2], self.stoch_size)
+        mean, std = stats
+        return mean if deterministic else mean + std * th.randn_like(std)
+
+    def kl(self, post: tuple[th.Tensor, ...], prior: tuple[th.Tensor, ...], free_nats: float, dyn_scale: float,
+           rep_scale: float) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """KL loss with free bits and balancing; see :func:`dreamer_sb3.common.distributions.kl_loss`."""
+        fn = categorical_kl if self.discrete else gaussian_kl
+        return kl_loss(fn, post, prior, free_nats, dyn_scale, rep_scale)
+
+    # ------------------------------------------------------------------ state helpers
+    @property
+    def feat_size(self) -> int:
+        return self.deter_size + self.stoch_size
+
+    @staticmethod
+    def feat(state: State) -> th.Tensor:
+        return th.cat([state.deter, state.stoch], -1)
+
+    def initial(self, batch: int) -> State:
+        """Initial latent: ``tanh`` of the learned vector (or zeros) and the prior mode under it."""
+        if self.learned_init:
+            deter = th.tanh(self.init_deter).expand(batch, self.deter_size)
+            stoch = self.sample(self._stats(self.prior_net(deter)), deterministic=True)
+            # zero gradient through the mode's straight-through part is fine: it is a constant start
+            return State(deter, stoch)
+        device = self.init_deter.device
+        return State(th.zeros(batch, self.deter_size, device=device), th.zeros(batch, self.stoch_size, device=device))
+
+    def reset_where(self, state: State, action: th.Tensor, first: th.Tensor) -> tuple[State, th.Tensor]:
+        """Replace ``state`` rows (and zero ``action`` rows) where ``first`` is true."""
+        if first.dtype != th.bool:
+            first = first > 0.5
+        init = self.initial(first.shape[0])
+        mask = first[:, None]
+        return (
+            State(th.where(mask, init.deter, state.deter), th.where(mask, init.stoch, state.stoch)),
+            th.where(mask, th.zeros_like(action), action),
+        )
+
+    # ------------------------------------------------------------------ one step
+    def img_step(self, state: State, action: th.Tensor, deterministic: bool = False,
+                 action_proj: th.Tensor | None = None) -> tuple[State, tuple[th.Tensor, ...]]:
+        """Prior step: ``h_t = GRU(h_{t-1}, z_{t-1}, a_{t-1})``, ``z_t ~ p(z_t | h_t)``."""
+        deter = self._deter_step(state, action, action_proj)
+        stats = self._stats(self.prior_net(deter))
+        return State(deter, self.sample(stats, deterministic)), stats
+
+    def _deter_step(self, state: State, action: th.Tensor | None, action_proj: th.Tensor | None = None) -> th.Tensor:
+        if action_proj is None:
+            action_proj = self.img_in_action(action)
+        x = self.img_in_block(self.img_in_stoch(state.stoch) + action_proj)
+        return self.gru(x, state.deter)
+
+    def _post_stats(self, deter: th.Tensor, embed_proj: th.Tensor) -> tuple[th.Tensor, ...]:
+        return self._stats(self.post_out(self.post_block(self.post_deter(deter) + embed_proj)))
+
+    def obs_step(self, state: State, action: th.Tensor, embed: th.Tensor, is_first: th.Tensor,
+                 deterministic: bool = False) -> tuple[State, tuple[th.Tensor, ...]]:
+        """Posterior step for acting: reset where ``is_first``, advance, then condition on ``embed``."""
+        state, action = self.reset_where(state, action, is_first)
+        deter = self._deter_step(state, action)
+        stats = self._post_stats(deter, self.post_embed(embed))
+        return State(deter, self.sample(stats, deterministic)), stats
+
+    # ------------------------------------------------------------------ sequences
+    def observe(self, embed: th.Tensor, action: th.Tensor, is_first: th.Tensor,
+                state: State | None = None) -> tuple[State, tuple[th.Tensor, ...], tuple[th.Tensor, ...]]:
+        """Posterior over a sequence.
+
+        :param embed: ``(B, T, E)`` observation embeddings
+        :param action: ``(B, T, A)`` previous actions (``action[:, t]`` led to observation ``t``)
+        :param is_first: ``(B, T)`` episode starts: the state is reset there
+        :param state: latent before the first step (initial state if ``None``)
+        :return: posterior states ``(B, T, ·)``, posterior stats and prior stats
+        """
+        batch, steps = embed.shape[:2]
+        if state is None:
+            state = self.initial(batch)
+        first = is_first > 0.5 if is_first.dtype != th.bool else is_first
+        action = th.where(first[..., None], th.zeros_like(action), action)
+        act_proj = self.img_in_action(action)  # (B, T, H): batched over time
+        emb_proj = self.post_embed(embed)
+        init = self.initial(batch)
+        deters, stochs, post_stats = [], [], []
+        for t in range(steps):
+            mask = first[:, t, None]
+            state = State(th.where(mask, init.deter, state.deter), th.where(mask, init.stoch, state.stoch))
+            deter = self._deter_step(state, None, act_proj[:, t])
+            stats = self._post_stats(deter, emb_proj[:, t])
+            state = State(deter, self.sample(stats))
+            deters.append(deter)
+            stochs.append(state.stoch)
+            post_stats.append(stats)
+        deter = th.stack(deters, 1)
+        post = State(deter, th.stack(stochs, 1))
+        post_stats_t = tuple(th.stack(s, 1) for s in zip(*post_stats))
+        prior_stats = self._stats(self.prior_net(deter))  # batched over time
+        return post, post_stats_t, prior_stats
+
+    def imagine(self, start: State, policy: Callable[[th.Tensor], th.Tensor], horizon: int) -> tuple[th.Tensor, th.Tensor]:
+        """Roll the prior forward from ``start`` under ``policy(feat) -> action``.
+
+        :return: features ``(H + 1, N, F)`` of ``s_0 .. s_H`` and actions ``(H, N, A)`` with
+            ``a_t = policy(s_t)``
+        """
+        state = start
+        feat = self.feat(state)
+        feats, actions = [feat], []
+        for _ in range(horizon):
+            action = policy(feat)
+            actions.append(action)
+            state, _ = self.img_step(state, action)
+            feat = self.feat(state)
+            feats.append(feat)
+        return th.stack(feats), th.stack(actions)

@@ -1,0 +1,39 @@
+"""Model sizes: the one table every algorithm picks its architecture from.
+
+``XS``–``XL`` are the DreamerV3 paper's sizes (GRU units, CNN multiplier, MLP units and layers;
+32×32 categorical latents). ``S`` equals the widely used PyTorch port's vision default
+(deter 512, hidden 512, units 512, CNN depth 32). ``tiny`` is a CPU size for classic control and
+tests. ``planet``, ``v1`` and ``v2`` are the original papers' architectures.
+"""
+
+from __future__ import annotations
+
+MODEL_SIZES: dict[str, dict[str, int]] = {
+    "tiny": dict(deter=128, hidden=128, stoch=16, classes=16, units=128, layers=1, cnn_depth=16),
+    "XS": dict(deter=256, hidden=256, stoch=32, classes=32, units=256, layers=1, cnn_depth=24),
+    "S": dict(deter=512, hidden=512, stoch=32, classes=32, units=512, layers=2, cnn_depth=32),
+    "M": dict(deter=1024, hidden=640, stoch=32, classes=32, units=640, layers=3, cnn_depth=48),
+    "L": dict(deter=2048, hidden=768, stoch=32, classes=32, units=768, layers=4, cnn_depth=64),
+    "XL": dict(deter=4096, hidden=1024, stoch=32, classes=32, units=1024, layers=5, cnn_depth=96),
+    # Original architectures of the earlier papers (Gaussian latents: classes=0).
+    "planet": dict(deter=200, hidden=200, stoch=30, classes=0, units=300, layers=2, cnn_depth=32),
+    "v1": dict(deter=200, hidden=200, stoch=30, classes=0, units=400, layers=3, cnn_depth=32),
+    "v2": dict(deter=600, hidden=600, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),
+}
+
+SIZE_KEYS = ("deter", "hidden", "stoch", "classes", "units", "layers", "cnn_depth")
+
+
+def resolve_size(name: str, **overrides: int | None) -> dict[str, int]:
+    """Architecture for preset ``name`` with explicit (non-``None``) overrides applied.
+
+    :raises ValueError: for an unknown preset or override key
+    """
+    if name not in MODEL_SIZES:
+        raise ValueError(f"Unknown model size {name!r}; choose one of {list(MODEL_SIZES)}")
+    unknown = set(overrides) - set(SIZE_KEYS)
+    if unknown:
+        raise ValueError(f"Unknown size keys {sorted(unknown)}; valid keys are {SIZE_KEYS}")
+    size = dict(MODEL_SIZES[name])
+    size.update({k: int(v) for k, v in overrides.items() if v is not None})
+    return size

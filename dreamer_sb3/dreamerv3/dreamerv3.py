@@ -1,0 +1,216 @@
+"""DreamerV3 (Hafner et al., 2023, "Mastering Diverse Domains through World Models").
+
+What V3 changed on top of the shared RSSM core:
+
+- symlog inputs and symlog-MSE vector reconstruction; two-hot reward and critic over
+  symexp-spaced bins (zero-initialised outputs)
+- KL with free bits (1 nat) split into dynamics (0.5) and representation (0.1) terms
+- 1% unimix on categorical latents and discrete actions
+- continue head, discount ``1 - 1/333``
+- actor advantages normalised by the EMA of the 5th–95th return percentile range, ``max(1, S)``
+- critic regularised toward its slow EMA copy, plus a replay value loss (0.3)
+- uniform replay over all stored subsequences
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch as th
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+
+from dreamer_sb3.common.base import DreamerAlgorithm
+from dreamer_sb3.common.behavior import Trajectory, frozen, imagine, start_states
+from dreamer_sb3.common.policies import DreamerPolicy
+from dreamer_sb3.common.returns import lambda_returns
+
+
+class DreamerV3(DreamerAlgorithm):
+    """DreamerV3 as a Stable-Baselines3 algorithm.
+
+    Defaults are the paper's / official code's. Architecture lives in ``policy_kwargs``
+    (``model_size`` preset plus overrides, see :mod:`dreamer_sb3.common.sizes`).
+
+    :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or ``"MultiInputPolicy"``
+    :param env: Gymnasium env, VecEnv or env id
+    :param learning_rate: world-model learning rate
+    :param actor_lr: actor learning rate
+    :param critic_lr: critic learning rate
+    :param buffer_size: replay capacity (env steps)
+    :param learning_starts: random-action steps before training
+    :param batch_size: sequences per batch
+    :param batch_length: sequence length
+    :param train_ratio: replayed steps per env step
+    :param imag_horizon: imagination horizon
+    :param discount: gamma (the official ``1 - 1/horizon`` with horizon 333)
+    :param gae_lambda: lambda of the lambda-returns
+    :param ent_coef: actor entropy scale
+    :param free_nats: free bits of each KL term
+    :param dyn_scale: weight of the dynamics KL (trains the prior)
+    :param rep_scale: weight of the representation KL (trains the posterior)
+    :param slow_critic_fraction: EMA step of the slow critic per update
+    :param slow_reg_scale: weight of the critic's regulariser toward the slow critic
+    :param replay_value_scale: weight of the critic loss on replayed trajectories
+    :param actor_grad: ``"reinforce"`` (official final code, all action spaces) or ``"dynamics"``
+        (value gradients through the world model; DreamerV3's first release for continuous actions)
+    :param model_grad_clip: world-model gradient-norm clip
+    :param ac_grad_clip: actor and critic gradient-norm clip
+    :param precision: ``"fp32"`` or ``"bf16"`` autocast
+    """
+
+    default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
+        model_size="S", norm=True, act="silu", unimix=0.01, learned_init=True, symlog_obs=True, reward_head="twohot",
+        cont_head=True, actor_dist="bounded_normal", critic_head="twohot", slow_critic=True, return_norm=True,
+        model_eps=1e-8, ac_eps=1e-5,
+    )
+
+    def __init__(
+        self,
+        policy: str | type[DreamerPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule = 1e-4,
+        actor_lr: float = 3e-5,
+        critic_lr: float = 3e-5,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 1024,
+        batch_size: int = 16,
+        batch_length: int = 64,
+        train_ratio: float = 512.0,
+        imag_horizon: int = 15,
+        discount: float = 1.0 - 1.0 / 333.0,
+        gae_lambda: float = 0.95,
+        ent_coef: float = 3e-4,
+        free_nats: float = 1.0,
+        dyn_scale: float = 0.5,
+        rep_scale: float = 0.1,
+        slow_critic_fraction: float = 0.02,
+        slow_reg_scale: float = 1.0,
+        replay_value_scale: float = 0.3,
+        actor_grad: str = "reinforce",
+        model_grad_clip: float = 1000.0,
+        ac_grad_clip: float = 100.0,
+        precision: str = "fp32",
+        policy_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        if actor_grad not in ("reinforce", "dynamics"):
+            raise ValueError(f"actor_grad must be 'reinforce' or 'dynamics', got {actor_grad!r}")
+        self.actor_lr, self.critic_lr = actor_lr, critic_lr
+        self.imag_horizon = imag_horizon
+        self.discount = discount
+        self.gae_lambda = gae_lambda
+        self.ent_coef = ent_coef
+        self.free_nats, self.dyn_scale, self.rep_scale = free_nats, dyn_scale, rep_scale
+        self.slow_critic_fraction = slow_critic_fraction
+        self.slow_reg_scale = slow_reg_scale
+        self.replay_value_scale = replay_value_scale
+        self.actor_grad = actor_grad
+        self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
+        super().__init__(
+            policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
+            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
+        )
+
+    def _policy_kwargs(self) -> dict[str, Any]:
+        return {"actor_lr": self.actor_lr, "critic_lr": self.critic_lr, **super()._policy_kwargs()}
+
+    # ------------------------------------------------------------------ update
+    def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
+        p = self.policy
+        with self.autocast():
+            wm_loss, post, metrics = p.world_model.loss(batch, self.free_nats, self.dyn_scale, self.rep_scale, {})
+        p.model_optimizer.zero_grad(set_to_none=True)
+        wm_loss.backward()
+        metrics["model_grad_norm"] = th.nn.utils.clip_grad_norm_(p.world_model.parameters(), self.model_grad_clip)
+        p.model_optimizer.step()
+        metrics["model_loss"] = wm_loss.detach()
+        metrics.update(self._train_behavior(post, batch))
+        return metrics
+
+    def _train_behavior(self, post, batch: dict[str, Any]) -> dict[str, th.Tensor]:
+        p = self.policy
+        start = start_states(post)
+        start_cont = 1.0 - batch["is_terminal"].reshape(-1)
+        with self.autocast():
+            backprop = self.actor_grad == "dynamics"
+            traj = imagine(p, start, start_cont, self.imag_horizon, self.discount, backprop)
+            with frozen(p.critic), th.set_grad_enabled(backprop):
+                value = p.critic(traj.feat).mean
+            ret = lambda_returns(traj.reward, value, traj.discount, self.gae_lambda)
+            actor_loss, actor_metrics = self._actor_loss(traj, ret, value)
+        p.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        actor_metrics["actor_grad_norm"] = th.nn.utils.clip_grad_norm_(p.actor.parameters(), self.ac_grad_clip)
+        p.actor_optimizer.step()
+
+        with self.autocast():
+            critic_loss, critic_metrics = self._critic_loss(traj, ret.detach(), post, batch)
+        p.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        critic_metrics["critic_grad_norm"] = th.nn.utils.clip_grad_norm_(p.critic.parameters(), self.ac_grad_clip)
+        p.critic_optimizer.step()
+        self._update_slow_critic()
+        return {**actor_metrics, **critic_metrics}
+
+    def _actor_loss(self, traj: Trajectory, ret: th.Tensor, value: th.Tensor) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        """REINFORCE (or dynamics backprop) on percentile-normalised advantages, plus entropy bonus."""
+        p = self.policy
+        p.return_norm.update(ret)
+        scale = p.return_norm.scale
+        adv = (ret - value[:-1].detach()) / scale
+        dist = p.actor(traj.feat[:-1].detach())
+        entropy = dist.entropy()
+        if self.actor_grad == "reinforce":
+            objective = dist.log_prob(traj.action.detach()) * adv.detach()
+        else:
+            objective = adv
+        loss = -(traj.weight[:-1] * (objective + self.ent_coef * entropy)).mean()
+        return loss, {
+            "actor_loss": loss.detach(), "actor_entropy": entropy.detach().mean(), "return_mean": ret.detach().mean(),
+            "return_scale": scale.detach(), "advantage_mag": adv.detach().abs().mean(),
+            "imag_reward_mean": traj.reward.detach().mean(),
+        }
+
+    def _critic_loss(self, traj: Trajectory, ret: th.Tensor, post, batch: dict[str, Any]) -> tuple[th.Tensor, dict]:
+        """Two-hot critic on imagined λ-returns, slow-critic regulariser, and the replay value loss."""
+        p = self.policy
+        feat = traj.feat[:-1].detach()
+        imag = self._critic_nll(feat, ret)
+        imag_loss = (traj.weight[:-1] * imag).mean()
+        # Replay value loss: λ-returns along the replayed sequence, bootstrapped with the
+        # imagined return from each posterior state.
+        bsz, steps = batch["reward"].shape
+        boot = ret[0].reshape(bsz, steps).t()  # (T, B)
+        first_next = batch["is_first"][:, 1:].t()
+        reward = th.where(first_next > 0, boot[:-1], batch["reward"][:, 1:].t())
+        disc = th.where(first_next > 0, th.zeros_like(boot[:-1]),
+                        self.discount * (1.0 - batch["is_terminal"][:, 1:].t()))
+        rep_ret = lambda_returns(reward, boot, disc, self.gae_lambda)  # (T-1, B)
+        rep_feat = p.world_model.rssm.feat(post).detach().transpose(0, 1)[:-1]
+        rep = self._critic_nll(rep_feat, rep_ret)
+        rep_loss = ((1.0 - first_next) * rep).mean()
+        loss = imag_loss + self.replay_value_scale * rep_loss
+        return loss, {"critic_loss": imag_loss.detach(), "replay_value_loss": rep_loss.detach()}
+
+    def _critic_nll(self, feat: th.Tensor, target: th.Tensor) -> th.Tensor:
+        p = self.policy
+        dist = p.critic(feat)
+        nll = -dist.log_prob(target.detach())
+        if p.slow_critic is not None and self.slow_reg_scale > 0:
+            with th.no_grad():
+                slow_target = p.slow_critic(feat).mean
+            nll = nll - self.slow_reg_scale * dist.log_prob(slow_target)
+        return nll
+
+    @th.no_grad()
+    def _update_slow_critic(self) -> None:
+        p = self.policy
+        if p.slow_critic is None:
+            return
+        for slow, fast in zip(p.slow_critic.parameters(), p.critic.parameters()):
+            slow.lerp_(fast, self.slow_critic_fraction)
