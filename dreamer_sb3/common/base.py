@@ -128,7 +128,8 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _replay_obs_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         space = self.observation_space
         items = space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)]
-        return {k: (tuple(s.shape), np.uint8 if is_image_space(s, check_channels=False) else np.float32) for k, s in items}
+        return {k: (tuple(s.shape), np.uint8 if is_image_space(s, check_channels=False) else np.float32)
+                for k, s in items}
 
     def _make_replay(self) -> SequenceReplay:
         return SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)

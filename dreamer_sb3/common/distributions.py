@@ -36,7 +36,21 @@ def symexp(x: th.Tensor) -> th.Tensor:
 
 def symexp_bins(num_bins: int = 255, low: float = -20.0, high: float = 20.0) -> th.Tensor:
     """Bin centres spaced uniformly in symlog space, i.e. ``symexp(linspace(low, high, n))``."""
-    return symexp(th.linspace(low, high, num_bins, dtype=th.float64)).float()
+    bins = symexp(th.linspace(low, high, num_bins, dtype=th.float64))
+    if low == -high:  # make symmetric bins exactly antisymmetric (the centre bin exactly 0)
+        bins = (bins - bins.flip(0)) / 2
+    return bins.float()
+
+
+def _twohot_parts(x: th.Tensor, bins: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
+    """Indices and weights of the two bins around ``x``: ``(below, above, w_below, w_above)``."""
+    x = x.float().contiguous()
+    k = bins.shape[0]
+    above = th.searchsorted(bins, x, right=True).clamp(1, k - 1)  # first bin > x (edges clamped)
+    below = above - 1
+    b_lo, b_hi = bins[below], bins[above]
+    w_hi = ((x - b_lo) / (b_hi - b_lo)).clamp(0.0, 1.0)  # clamping puts outside values on the edge bin
+    return below, above, 1.0 - w_hi, w_hi
 
 
 def twohot_encode(x: th.Tensor, bins: th.Tensor) -> th.Tensor:
@@ -50,24 +64,10 @@ def twohot_encode(x: th.Tensor, bins: th.Tensor) -> th.Tensor:
     :param bins: sorted bin centres, shape ``(K,)``
     :return: two-hot weights of shape ``S + (K,)``
     """
-    x = x.float()
-    k = bins.shape[0]
-    below = (bins <= x[..., None]).sum(-1) - 1
-    below = below.clamp(0, k - 1)
-    above = (below + 1).clamp(0, k - 1)
-    b_lo, b_hi = bins[below], bins[above]
-    same = below == above
-    dist_lo = th.where(same, th.ones_like(x), (x - b_lo).abs())
-    dist_hi = th.where(same, th.ones_like(x), (b_hi - x).abs())
-    total = dist_lo + dist_hi
-    w_lo = dist_hi / total
-    w_hi = dist_lo / total
-    # Outside the range: all weight on the edge bin.
-    w_lo = th.where(x <= bins[0], th.ones_like(w_lo), w_lo)
-    w_hi = th.where(x <= bins[0], th.zeros_like(w_hi), w_hi)
-    w_lo = th.where(x >= bins[-1], th.zeros_like(w_lo), w_lo)
-    w_hi = th.where(x >= bins[-1], th.ones_like(w_hi), w_hi)
-    out = F.one_hot(below, k).to(x.dtype) * w_lo[..., None] + F.one_hot(above, k).to(x.dtype) * w_hi[..., None]
+    below, above, w_lo, w_hi = _twohot_parts(x, bins)
+    out = th.zeros(*x.shape, bins.shape[0], device=x.device)
+    out.scatter_(-1, below[..., None], w_lo[..., None])
+    out.scatter_add_(-1, above[..., None], w_hi[..., None])
     return out
 
 
@@ -101,8 +101,12 @@ class TwoHotDist:
         return self.mean
 
     def log_prob(self, target: th.Tensor) -> th.Tensor:
-        """Log-likelihood of ``target`` under the two-hot cross-entropy."""
-        return (twohot_encode(target, self.bins) * self.log_probs).sum(-1)
+        """Log-likelihood of ``target`` under the two-hot cross-entropy, ``sum(twohot(target) * log p)``,
+        computed by gathering the two non-zero bins instead of materialising the two-hot vector."""
+        below, above, w_lo, w_hi = _twohot_parts(target, self.bins)
+        lp_lo = self.log_probs.gather(-1, below[..., None])[..., 0]
+        lp_hi = self.log_probs.gather(-1, above[..., None])[..., 0]
+        return w_lo * lp_lo + w_hi * lp_hi
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +126,20 @@ def unimix_logits(logits: th.Tensor, unimix: float) -> th.Tensor:
     return th.log(probs)
 
 
+def sample_onehot(probs: th.Tensor) -> th.Tensor:
+    """One-hot samples from ``probs`` (last axis) by inverse-CDF: one uniform draw per variable,
+    compared against the cumulative probabilities (cheaper than ``multinomial`` + ``one_hot``)."""
+    cdf = probs.float().cumsum(-1)
+    u = th.rand_like(cdf[..., :1]) * cdf[..., -1:]
+    above = (cdf > u).float()
+    return th.diff(above, dim=-1, prepend=th.zeros_like(above[..., :1]))
+
+
+def mode_onehot(probs: th.Tensor) -> th.Tensor:
+    """One-hot of the most likely class."""
+    return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
+
+
 class OneHotDist:
     """One-hot categorical with straight-through gradients on samples.
 
@@ -135,14 +153,10 @@ class OneHotDist:
 
     def rsample(self) -> th.Tensor:
         """One-hot sample whose gradient is that of the probabilities (straight-through)."""
-        idx = th.multinomial(self.probs.reshape(-1, self.probs.shape[-1]), 1).reshape(self.probs.shape[:-1])
-        sample = F.one_hot(idx, self.probs.shape[-1]).to(self.probs.dtype)
-        return sample + self.probs - self.probs.detach()
+        return sample_onehot(self.probs) + self.probs - self.probs.detach()
 
     def mode(self) -> th.Tensor:
-        idx = self.probs.argmax(-1)
-        sample = F.one_hot(idx, self.probs.shape[-1]).to(self.probs.dtype)
-        return sample + self.probs - self.probs.detach()
+        return mode_onehot(self.probs) + self.probs - self.probs.detach()
 
     def log_prob(self, onehot: th.Tensor) -> th.Tensor:
         return (onehot * self.log_probs).sum(-1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch as th
+import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
@@ -113,12 +114,23 @@ class ObsLayout:
         self.vector_keys: list[str] = []
         self.image_shape: tuple[int, int, int] | None = None
         self.vector_dims: dict[str, int] = {}
+        self.onehot_sizes: dict[str, list[int]] = {}
         for key, space in items:
+            if isinstance(space, spaces.Discrete | spaces.MultiDiscrete) and np.ndim(getattr(space, "nvec", 0)) <= 1:
+                sizes = [int(space.n)] if isinstance(space, spaces.Discrete) else [int(n) for n in space.nvec]
+                self.onehot_sizes[key] = sizes
+                self.vector_keys.append(key)
+                self.vector_dims[key] = sum(sizes)
+                continue
+            if isinstance(space, spaces.MultiBinary) and np.ndim(space.n) == 0:
+                self.vector_keys.append(key)
+                self.vector_dims[key] = int(space.n)
+                continue
             if not isinstance(space, spaces.Box):
                 raise ValueError(
                     f"Unsupported observation space {space!r} for key {key!r}: Dreamer agents support Box observations "
-                    "(uint8 images of shape (C, H, W) or (H, W, C), or float vectors) and Dict spaces of those. "
-                    "Wrap the env (e.g. one-hot encode Discrete observations) to use it."
+                    "(uint8 images of shape (C, H, W) or (H, W, C), or float vectors), Discrete / MultiDiscrete "
+                    "(one-hot encoded), 1-D MultiBinary, and Dict spaces of those. Wrap the env to use it."
                 )
             if is_image_space(space, check_channels=False) and len(space.shape) == 3:
                 shape = tuple(int(s) for s in space.shape)
@@ -141,8 +153,6 @@ class ObsLayout:
             else:
                 self.vector_keys.append(key)
                 self.vector_dims[key] = int(np.prod(space.shape))
-        self.image_channels = {k: int(observation_space[k].shape[0]) if self.is_dict else int(observation_space.shape[0])
-                               for k in self.image_keys}
         self.vector_dim = int(sum(self.vector_dims.values()))
 
     def as_dict(self, obs) -> dict:
@@ -163,7 +173,14 @@ def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims:
     """Flatten and concatenate the vector keys: ``(*batch, vector_dim)``."""
     if not layout.vector_keys:
         return None
-    parts = [obs[k].float().reshape(*obs[k].shape[:batch_dims], -1) for k in layout.vector_keys]
+    parts = []
+    for k in layout.vector_keys:
+        x = obs[k]
+        if k in layout.onehot_sizes:
+            idx = x.long().reshape(*x.shape[:batch_dims], -1)
+            parts.extend(F.one_hot(idx[..., i], n).float() for i, n in enumerate(layout.onehot_sizes[k]))
+        else:
+            parts.append(x.float().reshape(*x.shape[:batch_dims], -1))
     return th.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
 

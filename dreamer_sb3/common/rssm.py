@@ -24,7 +24,14 @@ import torch as th
 import torch.nn.functional as F
 from torch import nn
 
-from dreamer_sb3.common.distributions import categorical_kl, gaussian_kl, kl_loss, unimix_logits
+from dreamer_sb3.common.distributions import (
+    categorical_kl,
+    gaussian_kl,
+    kl_loss,
+    mode_onehot,
+    sample_onehot,
+    unimix_logits,
+)
 from dreamer_sb3.common.networks import init_weights, make_act
 
 
@@ -128,11 +135,7 @@ class RSSM(nn.Module):
         if self.discrete:
             logits = stats[0]
             probs = logits.exp()
-            if deterministic:
-                idx = probs.argmax(-1)
-            else:
-                idx = th.multinomial(probs.reshape(-1, self.classes), 1).reshape(probs.shape[:-1])
-            onehot = F.one_hot(idx, self.classes).to(probs.dtype)
+            onehot = mode_onehot(probs) if deterministic else sample_onehot(probs)
             z = onehot + probs - probs.detach()
             return z.reshape(*z.shape[:-2], self.stoch_size)
         mean, std = stats
