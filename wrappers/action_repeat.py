@@ -28,6 +28,7 @@ class ActionRepeat(RepeatAction):
     """
 
     def __init__(self, env: gym.Env, repeat: int) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, repeat=repeat)  # first call wins: our argument names
         super().__init__(env, num_repeats=repeat)
         self.repeat = int(repeat)
 

@@ -19,6 +19,9 @@ of this module). MuJoCo must be ``<4`` (dm_control's pin).
 from __future__ import annotations
 
 import os
+import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -118,6 +121,36 @@ class _FloatReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, float(reward), terminated, truncated, info
 
 
+def _import_dm_control() -> tuple[Any, Any]:
+    """Import dm_control's suite and shimmy's adapter, choosing headless EGL rendering unless the user chose.
+
+    The first import runs on a short-lived thread on purpose: shimmy keeps the tracebacks of its own optional
+    imports, and with them every frame on the importing stack; imported from the caller's stack, that would keep the
+    caller's locals (the first env made, with its OpenGL context) alive until exit.
+
+    :return: ``(dm_control.suite, DmControlCompatibilityV0)``
+    """
+    user_chose_gl = "MUJOCO_GL" in os.environ
+    imported_before = "dm_control" in sys.modules
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        from dm_control import _render, suite
+        from shimmy.dm_control_compatibility import DmControlCompatibilityV0
+    except ImportError as e:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "make_dmc needs dm_control and shimmy: pip install 'dreamer-sb3[dmc]' "
+            "(or pip install dm_control 'shimmy[dm-control]' 'mujoco<4')"
+        ) from e
+    if imported_before and not user_chose_gl and _render.BACKEND != "egl":
+        warnings.warn(
+            f"dm_control was imported before make_dmc could set MUJOCO_GL=egl, so it renders with "
+            f"{_render.BACKEND!r}, which needs a display. For headless rendering set MUJOCO_GL=egl (or osmesa) before "
+            "anything imports dm_control.",
+            stacklevel=2,
+        )
+    return suite, DmControlCompatibilityV0
+
+
 def make_dmc(
     task: str,
     size: tuple[int, int] = (64, 64),
@@ -127,6 +160,7 @@ def make_dmc(
     grayscale: bool = False,
     max_episode_steps: int | None = None,
     seed: int | None = None,
+    time_limit: float | None = None,
     render_mode: str = "rgb_array",
     environment_kwargs: dict[str, Any] | None = None,
 ) -> gym.Env:
@@ -143,8 +177,10 @@ def make_dmc(
     :param grayscale: ``(H, W, 1)`` frames
     :param max_episode_steps: optional extra limit in agent steps (the suite's 1000 env steps always apply)
     :param seed: seed of the task's initial ``RandomState`` (``reset(seed=...)`` reseeds it)
+    :param time_limit: episode length in simulated seconds (``None``: the suite's, 1000 control steps for the
+        standard tasks)
     :param render_mode: must be ``"rgb_array"``
-    :param environment_kwargs: forwarded to ``suite.load`` (e.g. ``{"time_limit": 10}`` seconds)
+    :param environment_kwargs: forwarded to ``suite.load`` (``dm_control.rl.control.Environment`` options)
     :return: the env
     """
     if render_mode != "rgb_array":
@@ -152,16 +188,15 @@ def make_dmc(
     domain, name = parse_dmc_task(task)
     if camera is None:
         camera = DMC_CAMERAS.get(domain, 0)
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    try:
-        from dm_control import suite
-        from shimmy.dm_control_compatibility import DmControlCompatibilityV0
-    except ImportError as e:  # pragma: no cover - exercised only without the extra
-        raise ImportError(
-            "make_dmc needs dm_control and shimmy: pip install 'dreamer-sb3[dmc]' "
-            "(or pip install dm_control 'shimmy[dm-control]' 'mujoco<4')"
-        ) from e
-    dm_env = suite.load(domain, name, task_kwargs={"random": seed}, environment_kwargs=environment_kwargs)
+    if "shimmy.dm_control_compatibility" in sys.modules:
+        suite, DmControlCompatibilityV0 = _import_dm_control()
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            suite, DmControlCompatibilityV0 = pool.submit(_import_dm_control).result()
+    task_kwargs: dict[str, Any] = {"random": seed}
+    if time_limit is not None:
+        task_kwargs["time_limit"] = time_limit
+    dm_env = suite.load(domain, name, task_kwargs=task_kwargs, environment_kwargs=environment_kwargs)
     env: gym.Env = DmControlCompatibilityV0(
         dm_env,
         render_mode="rgb_array",

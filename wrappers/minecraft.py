@@ -215,7 +215,7 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._pitch = 0.0
         self._inventory_max: np.ndarray | None = None
         self._previous_counts: dict[str, float] = {}
-        self._collected: set[str] = set()
+        self._collected: dict[str, None] = {}  # milestone items in the order they were reached
         self._previous_health: float | None = None
         self._previous_height: float | None = None
 
@@ -322,7 +322,7 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _info(self, obs: Mapping[str, Any], counts: dict[str, float], info: dict[str, Any]) -> dict[str, Any]:
         info = dict(info)
         info["inventory"] = {k: v for k, v in counts.items() if k != "air"}
-        info["milestones"] = tuple(m for m in DIAMOND_MILESTONES if m in self._collected)
+        info["milestones"] = tuple(self._collected)
         if self._has_location:
             loc = obs["location_stats"]
             info["player_pos"] = np.array([float(loc["xpos"]), float(loc["ypos"]), float(loc["zpos"])], np.float32)
@@ -334,7 +334,7 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if self.task == "diamond":
             for item in DIAMOND_MILESTONES:
                 if item in counts and counts[item] > 0 and item not in self._collected:
-                    self._collected.add(item)
+                    self._collected[item] = None
                     reward += 1.0
         elif self.task == "wood":
             reward += max(0.0, counts.get("log", 0.0) - self._previous_counts.get("log", 0.0))
@@ -368,7 +368,7 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._inventory_max = None
         counts = self._counts(obs)
         self._previous_counts = counts
-        self._collected = {m for m in DIAMOND_MILESTONES if counts.get(m, 0.0) > 0}
+        self._collected = {m: None for m in DIAMOND_MILESTONES if counts.get(m, 0.0) > 0}
         life = self._life(obs)
         self._previous_health = None if life is None else life[0]
         self._previous_height = self._height(obs)
@@ -378,7 +378,8 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """Execute discrete action ``action`` (with sticky attack/jump and the pitch limit).
 
         :param action: index into :attr:`action_names`
-        :return: observation, reward, terminated, truncated, info (``env_reward``, ``inventory``, ``milestones``,
+        :return: observation, reward, terminated, truncated, info (``env_reward``, ``inventory``, ``milestones``
+            (diamond-task milestone items held so far this episode, in the order reached; items held at reset first),
             ``minerl_action`` (the executed MineRL action dict), ``player_pos`` when available)
         """
         index = int(action)

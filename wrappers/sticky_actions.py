@@ -36,6 +36,8 @@ class StickyActions(StickyAction):
     """
 
     def __init__(self, env: gym.Env, repeat_action_probability: float = 0.25) -> None:
+        # first call wins: record our argument names, so that env.spec can rebuild this wrapper
+        gym.utils.RecordConstructorArgs.__init__(self, repeat_action_probability=repeat_action_probability)
         super().__init__(env, repeat_action_probability=repeat_action_probability)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:

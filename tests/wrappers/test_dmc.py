@@ -1,0 +1,125 @@
+"""make_dmc: DeepMind Control from 64x64 pixels, action repeat 2, actions in [-1, 1]."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+# Only look the packages up: importing dm_control here would fix its GL backend before make_dmc picks egl.
+for _name in ("dm_control", "shimmy", "mujoco"):
+    if importlib.util.find_spec(_name) is None:
+        pytest.skip(f"{_name} is not installed (pip install 'dreamer-sb3[dmc]')", allow_module_level=True)
+
+from dreamer_sb3.wrappers import make_dmc  # noqa: E402
+from dreamer_sb3.wrappers.action_repeat import FRAMES_KEY  # noqa: E402
+from dreamer_sb3.wrappers.dmc import NormalizeAction, parse_dmc_task  # noqa: E402
+
+
+def test_pixels_actions_and_repeat():
+    env = make_dmc("walker-walk")
+    assert env.observation_space == spaces.Box(0, 255, (64, 64, 3), np.uint8)
+    assert env.action_space == spaces.Box(-1.0, 1.0, (6,), np.float32)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8 and obs.std() > 0
+    obs, reward, _, _, info = env.step(env.action_space.sample())
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8
+    assert isinstance(reward, float) and info[FRAMES_KEY] == 2
+    suite_env = env.unwrapped._env
+    assert suite_env._step_limit == 1000  # 1000 env steps per episode = 500 agent steps
+    np.testing.assert_array_equal(obs, suite_env.physics.render(64, 64, camera_id=0))
+
+
+def test_episode_end_is_truncation_in_agent_steps():
+    # walker's control step is 25 ms: a 0.5 s limit is 20 env steps = 10 agent steps with repeat 2
+    env = make_dmc("walker-walk", time_limit=0.5)
+    env.reset(seed=0)
+    flags = [env.step(env.action_space.sample())[2:4] for _ in range(10)]
+    assert flags[-1] == (False, True) and all(f == (False, False) for f in flags[:-1])
+
+
+def test_quadruped_uses_camera_2_and_cup_alias():
+    env = make_dmc("quadruped-walk")
+    assert env.unwrapped.render_kwargs["camera_id"] == 2
+    assert make_dmc("cup-catch").unwrapped.render_kwargs["camera_id"] == 0
+    assert parse_dmc_task("cup_catch") == ("ball_in_cup", "catch")
+    assert parse_dmc_task("point_mass-easy") == ("point_mass", "easy")
+    assert parse_dmc_task("walker_walk") == ("walker", "walk")
+    with pytest.raises(ValueError):
+        parse_dmc_task("nothing")
+
+
+def test_proprio_dict():
+    env = make_dmc("cartpole-swingup", proprio=True)
+    assert set(env.observation_space.spaces) == {"image", "state"}
+    assert env.observation_space["state"].dtype == np.float32
+    assert env.observation_space["state"].shape == (5,)
+    obs, _ = env.reset(seed=0)
+    assert obs in env.observation_space
+
+
+def test_seeding():
+    a, b = make_dmc("cheetah-run"), make_dmc("cheetah-run")
+    np.testing.assert_array_equal(a.reset(seed=5)[0], b.reset(seed=5)[0])
+    action = np.linspace(-1, 1, 6, dtype=np.float32)
+    np.testing.assert_array_equal(a.step(action)[0], b.step(action)[0])
+
+
+def test_normalize_action_maps_onto_bounds():
+    import gymnasium as gym
+
+    inner = gym.make("MountainCarContinuous-v0")  # Box(-1, 1) float32
+    env = NormalizeAction(gym.wrappers.RescaleAction(inner, np.float32(0.0), np.float32(4.0)))
+    assert env.action_space == spaces.Box(-1.0, 1.0, (1,), np.float32)
+    np.testing.assert_allclose(env.action(np.array([-1.0])), [0.0])
+    np.testing.assert_allclose(env.action(np.array([0.5])), [3.0])
+    np.testing.assert_allclose(env.action(np.array([7.0])), [4.0])  # clipped
+
+
+def test_mujoco_gl_set_only_when_unset(monkeypatch):
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    make_dmc("cartpole-balance")
+    assert os.environ["MUJOCO_GL"] == "egl"
+    monkeypatch.delenv("MUJOCO_GL")
+    make_dmc("cartpole-balance")
+    assert os.environ["MUJOCO_GL"] == "egl"
+
+
+def test_importing_the_package_does_not_touch_mujoco_gl():
+    code = "import os; import dreamer_sb3.wrappers; print(os.environ.get('MUJOCO_GL'))"
+    env = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "None"
+
+
+def test_warns_when_dm_control_was_imported_without_egl():
+    code = "import dm_control.suite; from dreamer_sb3.wrappers import make_dmc; make_dmc('cartpole-balance')"
+    env = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "imported before make_dmc could set MUJOCO_GL=egl" in out.stderr
+
+
+def test_first_env_is_not_kept_alive():
+    code = """
+import gc, weakref
+from dreamer_sb3.wrappers import make_dmc
+def make():
+    env = make_dmc('cartpole-balance')
+    env.reset(seed=0)
+    return weakref.ref(env.unwrapped)
+ref = make()
+gc.collect()
+print(ref() is None)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_env_checkers():
+    check_env(make_dmc("cartpole-swingup"), skip_render_check=False)
+    sb3_check_env(make_dmc("cartpole-swingup", proprio=True))
