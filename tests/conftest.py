@@ -1,8 +1,13 @@
 """Shared fixtures: every Dreamer-family algorithm with a tiny, fast configuration."""
 
 import pytest
+import torch as th
 
 from dreamer_sb3 import DreamerV3
+
+# One thread per test process: the suite runs under pytest-xdist on 2 cores, and oversubscribed
+# intra-op threads make small-batch torch code many times slower.
+th.set_num_threads(1)
 
 #: (algorithm class, constructor kwargs that make it tiny and fast for contract tests)
 TINY = dict(learning_starts=64, batch_size=4, batch_length=8, train_ratio=16, buffer_size=2000,

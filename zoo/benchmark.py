@@ -1,0 +1,253 @@
+"""Side-by-side learning benchmark: Dreamer agents against SB3's model-free baselines.
+
+Every run is set up by rl-zoo3's own ``ExperimentManager`` (our algorithms read our YAML; PPO,
+A2C, DQN, SAC and TD3 read rl-zoo3's installed, tuned YAML), so env wrappers, normalisation,
+schedules and action noise are exactly rl-zoo3's. All runs of an env share the env-step budget,
+the seeds and the evaluation protocol (deterministic evaluation every ``eval_freq`` env steps on
+``eval_episodes`` episodes of a separately seeded env).
+
+Writes into ``--output``: one JSON per run under ``runs/`` (finished runs are skipped on
+resume), ``results.json`` with every curve, ``results.md`` with the summary table, and
+``curves_<env>.png`` (mean ± std over seeds against env steps and against wall-clock).
+
+Example::
+
+    python -m dreamer_sb3.zoo.benchmark --envs CartPole-v1 Pendulum-v1 --algos dreamerv3 ppo sac dqn --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
+
+BASELINES = ("ppo", "a2c", "dqn", "sac", "td3")
+DISCRETE_ONLY = {"dqn"}
+CONTINUOUS_ONLY = {"sac", "td3"}
+#: default budget (env steps) and success threshold per env
+DEFAULT_BUDGETS = {"CartPole-v1": 20_000, "Acrobot-v1": 20_000, "Pendulum-v1": 20_000}
+DEFAULT_THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0}
+
+
+def applicable(algo: str, env_id: str) -> bool:
+    """Whether ``algo`` supports the action space of ``env_id``."""
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    discrete = isinstance(env.action_space, gym.spaces.Discrete)
+    env.close()
+    if algo in DISCRETE_ONLY:
+        return discrete
+    if algo in CONTINUOUS_ONLY:
+        return not discrete
+    return True
+
+
+def _config_for(algo: str) -> str:
+    if algo in ALGORITHMS:
+        return str(hyperparams_path(algo))
+    import rl_zoo3
+
+    return str(pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml")
+
+
+def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval_episodes: int,
+            log_folder: str) -> dict[str, Any]:
+    """Train one (algo, env, seed) with rl-zoo3's set-up and record its evaluation curve."""
+    import torch as th
+    from rl_zoo3.exp_manager import ExperimentManager
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import sync_envs_normalization
+
+    register_in_rl_zoo3()
+    args = argparse.Namespace(algo=algo, env=env_id, seed=seed, n_timesteps=budget)
+    manager = ExperimentManager(args, algo, env_id, log_folder, n_timesteps=budget, eval_freq=0, seed=seed,
+                                verbose=0, config=_config_for(algo), device="cpu", log_interval=-2)
+    model, _ = manager.setup_experiment()
+    eval_env = manager.create_envs(1, eval_env=True, no_log=True)
+    eval_env.seed(seed + 10_000)
+
+    class Curve(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.points: list[dict[str, float]] = []
+            self.train_time = 0.0
+            self._t0 = time.perf_counter()
+            self._next = 0
+
+        def _evaluate(self) -> None:
+            self.train_time += time.perf_counter() - self._t0
+            sync_envs_normalization(self.training_env, eval_env)
+            mean, std = evaluate_policy(self.model, eval_env, n_eval_episodes=eval_episodes, deterministic=True)
+            self.points.append({"steps": int(self.num_timesteps), "mean": float(mean), "std": float(std),
+                                "wall": self.train_time, "updates": int(getattr(self.model, "_n_updates", 0))})
+            self._next += eval_freq
+            self._t0 = time.perf_counter()
+
+        def _on_training_start(self) -> None:
+            self._t0 = time.perf_counter()
+            self._evaluate()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self._next:
+                self._evaluate()
+            return True
+
+        def _on_training_end(self) -> None:
+            if not self.points or self.points[-1]["steps"] != self.num_timesteps:
+                self._evaluate()
+
+    curve = Curve()
+    th.set_num_threads(max(1, th.get_num_threads()))
+    model.learn(budget, callback=curve)
+    eval_env.close()
+    model.get_env().close()
+    return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "curve": curve.points,
+            "train_seconds": curve.train_time, "updates": int(getattr(model, "_n_updates", 0))}
+
+
+def steps_to_threshold(curve: list[dict[str, float]], threshold: float) -> int | None:
+    """Env steps of the first evaluation after training started whose mean reaches ``threshold``
+    (None if never). The step-0 evaluation of the untrained agent is ignored: a lucky
+    initialisation is not learning."""
+    for p in curve:
+        if p["steps"] > 0 and p["mean"] >= threshold:
+            return int(p["steps"])
+    return None
+
+
+def summarize(results: list[dict[str, Any]], thresholds: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per (env, algo): final return, steps to threshold, wall-clock and updates/s over seeds."""
+    rows = []
+    keys = sorted({(r["env"], r["algo"]) for r in results})
+    for env_id, algo in keys:
+        runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+        finals = [r["curve"][-1]["mean"] for r in runs]
+        thr = thresholds.get(env_id)
+        reached = [steps_to_threshold(r["curve"], thr) for r in runs] if thr is not None else []
+        hits = [s for s in reached if s is not None]
+        secs = [r["train_seconds"] for r in runs]
+        ups = [r["updates"] / r["train_seconds"] for r in runs if r["train_seconds"] > 0]
+        rows.append({
+            "env": env_id, "algo": algo, "seeds": len(runs), "final_mean": float(np.mean(finals)),
+            "final_std": float(np.std(finals)), "threshold": thr,
+            "steps_to_threshold": float(np.median(hits)) if hits else None, "reached": f"{len(hits)}/{len(runs)}",
+            "train_seconds": float(np.mean(secs)), "updates_per_second": float(np.mean(ups)) if ups else 0.0,
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The summary rows as a Markdown table."""
+    lines = ["| env | algo | seeds | final return (mean ± std) | threshold | env steps to threshold (median, reached) "
+             "| train wall-clock (s) | updates/s |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        steps = f"{r['steps_to_threshold']:.0f}" if r["steps_to_threshold"] is not None else "not reached"
+        lines.append(f"| {r['env']} | {r['algo']} | {r['seeds']} | {r['final_mean']:.1f} ± {r['final_std']:.1f} | "
+                     f"{r['threshold']} | {steps} ({r['reached']}) | {r['train_seconds']:.0f} | "
+                     f"{r['updates_per_second']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
+    """Mean ± std learning curves over seeds: x = env steps (left) and x = wall-clock (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for algo in sorted({r["algo"] for r in results if r["env"] == env_id}):
+        runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+        n = min(len(r["curve"]) for r in runs)
+        steps = np.array([p["steps"] for p in runs[0]["curve"][:n]])
+        means = np.array([[p["mean"] for p in r["curve"][:n]] for r in runs])
+        walls = np.array([[p["wall"] for p in r["curve"][:n]] for r in runs]).mean(0)
+        mu, sd = means.mean(0), means.std(0)
+        for ax, x in ((axes[0], steps), (axes[1], walls)):
+            ax.plot(x, mu, label=algo)
+            ax.fill_between(x, mu - sd, mu + sd, alpha=0.2)
+    axes[0].set_xlabel("env steps")
+    axes[1].set_xlabel("training wall-clock (s)")
+    for ax in axes:
+        ax.set_ylabel("evaluation return")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"{env_id}: mean ± std over seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output: str, budget: int | None = None,
+                  eval_freq: int | None = None, eval_episodes: int = 10, progress: bool = True) -> list[dict[str, Any]]:
+    """Run (or resume) every applicable (env, algo, seed) and write JSON, Markdown and PNGs."""
+    from tqdm.auto import tqdm
+
+    out = pathlib.Path(output)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for env_id in envs:
+        for algo in algos:
+            if not applicable(algo, env_id):
+                print(f"skipping {algo} on {env_id}: action space not supported")
+                continue
+            for seed in range(seeds):
+                jobs.append((env_id, algo, seed))
+    results = []
+    for env_id, algo, seed in tqdm(jobs, desc="benchmark", disable=not progress):
+        n = budget or DEFAULT_BUDGETS.get(env_id, 20_000)
+        freq = eval_freq or max(n // 20, 1)
+        path = out / "runs" / f"{algo}_{env_id.replace('/', '-')}_{seed}.json"
+        if path.exists():
+            run = json.loads(path.read_text())
+            if run.get("budget") == n:
+                results.append(run)
+                continue
+        with tempfile.TemporaryDirectory() as tmp:
+            run = run_one(algo, env_id, seed, n, freq, eval_episodes, tmp)
+        path.write_text(json.dumps(run))
+        results.append(run)
+    thresholds = {e: DEFAULT_THRESHOLDS.get(e) for e in envs}
+    rows = summarize(results, {k: v for k, v in thresholds.items() if v is not None})
+    (out / "results.json").write_text(json.dumps({"rows": rows, "runs": results}, indent=1))
+    table = markdown_table(rows)
+    (out / "results.md").write_text(table + "\n")
+    for env_id in envs:
+        if any(r["env"] == env_id for r in results):
+            plot(results, env_id, str(out / f"curves_{env_id.replace('/', '-')}.png"))
+    print(table)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: ``python -m dreamer_sb3.zoo.benchmark --envs ... --algos ... --seeds N``."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1"])
+    parser.add_argument("--algos", nargs="+", default=["dreamerv3", "ppo", "dqn"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("-n", "--n-timesteps", type=int, default=None, help="env-step budget (default: per env)")
+    parser.add_argument("--eval-freq", type=int, default=None, help="env steps between evaluations (default budget/20)")
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("-o", "--output", default=os.path.join("benchmarks", "results", "zoo"))
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    unknown = [a for a in args.algos if a not in ALGORITHMS and a not in BASELINES]
+    if unknown:
+        parser.error(f"unknown algorithms {unknown}; choose from {sorted(ALGORITHMS) + list(BASELINES)}")
+    run_benchmark(args.envs, args.algos, args.seeds, args.output, args.n_timesteps, args.eval_freq, args.eval_episodes,
+                  progress=not args.no_progress)
+
+
+if __name__ == "__main__":
+    main()
