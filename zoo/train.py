@@ -21,7 +21,6 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-
 from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
 
 
@@ -45,10 +44,9 @@ def _flag_value(argv: Sequence[str], *names: str, default: str | None = None) ->
 def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes: int, seed: int = 0) -> dict:
     """Mean ± std return of the saved agent (deterministic) and of a random policy on fresh envs."""
     import gymnasium as gym
+    from dreamer_sb3.zoo.registry import algorithm_class
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
-
-    from dreamer_sb3.zoo.registry import algorithm_class
 
     model = algorithm_class(algo).load(model_path, device="cpu")
     env = make_vec_env(env_id, n_envs=1, seed=seed + 1000)
@@ -77,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if algo in ALGORITHMS and _flag_value(argv, "-conf", "--conf-file") is None:
         argv += ["--conf-file", str(hyperparams_path(algo))]
     import rl_zoo3.train
-    from rl_zoo3.utils import get_latest_run_id
     from huggingface_sb3 import EnvironmentName
+    from rl_zoo3.utils import get_latest_run_id
 
     old_argv = sys.argv
     sys.argv = [old_argv[0], *argv]
@@ -98,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     model_path = os.path.join(run_dir, f"{env_name}.zip")
     res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)
     print(f"\n== Final evaluation on {env_id} ({res['episodes']} episodes, deterministic) ==")
-    print(f"| policy    | mean return | std    |\n|-----------|-------------|--------|")
+    print("| policy    | mean return | std    |\n|-----------|-------------|--------|")
     print(f"| {algo:<9} | {res['agent_mean']:>11.1f} | {res['agent_std']:>6.1f} |")
     print(f"| random    | {res['random_mean']:>11.1f} | {res['random_std']:>6.1f} |")
     print(f"Model: {model_path}")
