@@ -1,0 +1,230 @@
+"""Throughput benchmark: seconds per DreamerV3 training update, policy-step latency and peak memory.
+
+A full update is world model (forward + backward + Adam) then behaviour learning (imagination
+over ``horizon`` steps from every posterior state, actor and critic forward + backward + Adam),
+on a synthetic batch of ``batch_size x batch_length`` steps. Each configuration runs in its own
+subprocess so its peak RSS is its own.
+
+Configurations:
+
+- ``vision``: 64x64x3 images, 6-dim Box action, RSSM deter 512, hidden 512, MLP units 512,
+  CNN depth 32 (the ``S`` size; the widely used PyTorch port's vision default);
+- ``tiny``: the CPU preset on a 4-dim vector observation with 2 discrete actions.
+
+Usage::
+
+    python benchmarks/throughput.py                       # both configs, fp32 and bf16
+    python benchmarks/throughput.py --configs vision --precisions fp32 --repeats 10
+
+Prints a table, writes ``benchmarks/results/throughput.json`` and ``throughput.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    "vision": dict(obs="image", action="box", model_size="S"),
+    "tiny": dict(obs="vector", action="discrete", model_size="tiny"),
+}
+
+
+def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, batch_length: int, horizon: int,
+                device: str):
+    import gymnasium as gym
+    import numpy as np
+    from gymnasium import spaces
+
+    from dreamer_sb3 import DreamerV3
+
+    spec = CONFIGS[config]
+
+    class SyntheticEnv(gym.Env):
+        observation_space = (spaces.Box(0, 255, (64, 64, 3), np.uint8) if spec["obs"] == "image"
+                             else spaces.Box(-1, 1, (4,), np.float32))
+        action_space = spaces.Box(-1, 1, (6,), np.float32) if spec["action"] == "box" else spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return self.observation_space.sample(), {}
+
+        def step(self, action):
+            return self.observation_space.sample(), 0.0, False, False, {}
+
+    policy = "CnnPolicy" if spec["obs"] == "image" else "MlpPolicy"
+    return DreamerV3(policy, SyntheticEnv(), batch_size=batch_size, batch_length=batch_length, imag_horizon=horizon,
+                     precision=precision, actor_grad=actor_grad, device=device, seed=0,
+                     policy_kwargs=dict(model_size=spec["model_size"]))
+
+
+def _synthetic_batch(model, batch_size: int, batch_length: int):
+    import numpy as np
+
+    from dreamer_sb3.common.replay import SequenceReplay
+
+    rng = np.random.default_rng(0)
+    obs = {}
+    for key, (shape, dtype) in model._replay_obs_shapes().items():
+        if np.dtype(dtype) == np.uint8:
+            obs[key] = rng.integers(0, 256, (batch_size, batch_length, *shape), dtype=np.uint8)
+        else:
+            obs[key] = rng.normal(size=(batch_size, batch_length, *shape)).astype(np.float32)
+    dim = model.policy.codec.dim
+    batch = {
+        "obs": obs,
+        "action": rng.uniform(-1, 1, (batch_size, batch_length, dim)).astype(np.float32),
+        "reward": rng.normal(size=(batch_size, batch_length)).astype(np.float32),
+        "is_first": rng.random((batch_size, batch_length)) < 0.01,
+        "is_terminal": rng.random((batch_size, batch_length)) < 0.01,
+    }
+    return SequenceReplay.to_torch(batch, model.device)
+
+
+def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_size: int, batch_length: int,
+            horizon: int, device: str) -> dict:
+    """Time updates and policy steps for one configuration (run in a fresh process)."""
+    import torch as th
+
+    model = _make_model(config, precision, actor_grad, batch_size, batch_length, horizon, device)
+    p = model.policy
+    batch = _synthetic_batch(model, batch_size, batch_length)
+
+    def sync() -> None:
+        if model.device.type == "cuda":
+            th.cuda.synchronize()
+
+    counts = {
+        "world_model": sum(x.numel() for x in p.world_model.parameters()),
+        "actor": sum(x.numel() for x in p.actor.parameters()),
+        "critic": sum(x.numel() for x in p.critic.parameters()),
+    }
+    p.set_training_mode(True)
+    for _ in range(2):  # warm-up
+        model._train_step(batch)
+    sync()
+    full, wm_times, beh_times = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        with model.autocast():
+            loss, post, _ = p.world_model.loss(batch, model.free_nats, model.dyn_scale, model.rep_scale, {})
+        p.model_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        p.model_optimizer.step()
+        sync()
+        t1 = time.perf_counter()
+        model._train_behavior(post, batch)
+        sync()
+        t2 = time.perf_counter()
+        wm_times.append(t1 - t0)
+        beh_times.append(t2 - t1)
+        full.append(t2 - t0)
+    p.set_training_mode(False)
+    latency = {}
+    for n in (1, 16):
+        state, prev = p.initial_state(n)
+        obs = {k: v[:n, 0] for k, v in batch["obs"].items()}
+        first = th.zeros(n, device=model.device)
+        with th.no_grad(), model.autocast():
+            for _ in range(5):
+                p.step(state, prev, obs, first)
+            sync()
+            times = []
+            for _ in range(50):
+                t0 = time.perf_counter()
+                p.step(state, prev, obs, first)
+                sync()
+                times.append(time.perf_counter() - t0)
+        latency[f"policy_step_ms_batch{n}"] = 1000 * statistics.median(times)
+    peak_gpu = th.cuda.max_memory_allocated() / 2**30 if model.device.type == "cuda" else None
+    return {
+        "config": config, "precision": precision, "actor_grad": actor_grad, "device": str(model.device),
+        "batch": [batch_size, batch_length], "horizon": horizon, "params": counts,
+        "update_s": statistics.median(full), "world_model_s": statistics.median(wm_times),
+        "behavior_s": statistics.median(beh_times), "updates_per_s": 1.0 / statistics.median(full),
+        **latency, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_gpu_gb": peak_gpu, "threads": th.get_num_threads(), "repeats": repeats,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--actor-grads", nargs="+", default=["reinforce"], choices=["reinforce", "dynamics"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-length", type=int, default=64)
+    parser.add_argument("--horizon", type=int, default=15)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._child:
+        config, precision, actor_grad = args._child.split(",")
+        result = measure(config, precision, actor_grad, args.repeats, args.batch_size, args.batch_length, args.horizon,
+                         args.device)
+        print("RESULT " + json.dumps(result))
+        return
+
+    results = []
+    for config in args.configs:
+        for precision in args.precisions:
+            for actor_grad in args.actor_grads:
+                cmd = [sys.executable, __file__, "--_child", f"{config},{precision},{actor_grad}", "--repeats",
+                       str(args.repeats), "--batch-size", str(args.batch_size), "--batch-length", str(args.batch_length),
+                       "--horizon", str(args.horizon), "--device", args.device]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+                if out.returncode != 0 or not lines:
+                    print(f"{config}/{precision}/{actor_grad} failed:\n{out.stderr[-2000:]}")
+                    continue
+                res = json.loads(lines[0][7:])
+                results.append(res)
+                print(f"done {config}/{precision}/{actor_grad}: {res['update_s']:.3f} s/update", flush=True)
+
+    header = ("| config | precision | actor grad | WM params | s/update | world model s | behaviour s | updates/s "
+              "| policy step ms (b=1) | (b=16) | peak RSS GB |")
+    print(header)
+    print("|" + "---|" * 11)
+    for r in results:
+        print(f"| {r['config']} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
+              f"| {r['update_s']:.3f} | {r['world_model_s']:.3f} | {r['behavior_s']:.3f} | {r['updates_per_s']:.2f} "
+              f"| {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} | {r['peak_rss_gb']:.2f} |")
+    os.makedirs(args.output, exist_ok=True)
+    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d")}
+    try:
+        import torch
+
+        meta["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    with open(os.path.join(args.output, "throughput.json"), "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    if results:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        labels = [f"{r['config']}\n{r['precision']}\n{r['actor_grad']}" for r in results]
+        fig, ax = plt.subplots(figsize=(1.6 * len(results) + 2, 4))
+        ax.bar(labels, [r["world_model_s"] for r in results], label="world model")
+        ax.bar(labels, [r["behavior_s"] for r in results], bottom=[r["world_model_s"] for r in results],
+               label="actor-critic")
+        ax.set_ylabel("seconds per update")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(args.output, "throughput.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main()
