@@ -1,0 +1,41 @@
+"""The zoo's train command: rl-zoo3's train with our algorithms registered and our YAML."""
+
+import pathlib
+
+import pytest
+
+from dreamer_sb3.zoo import train
+from dreamer_sb3.zoo.registry import ALGORITHMS, algorithm_class, hyperparams_path
+
+
+def test_every_algorithm_has_a_yaml_with_cartpole():
+    import yaml
+
+    for algo in ALGORITHMS:
+        path = hyperparams_path(algo)
+        assert path.exists(), path
+        cfg = yaml.safe_load(path.read_text())
+        assert "CartPole-v1" in cfg and cfg["CartPole-v1"]["policy"] == "MlpPolicy"
+
+
+def test_train_main_job_tiny_budget(tmp_path, capsys):
+    train.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "-n", "400", "-f", str(tmp_path), "--seed", "0",
+                "--eval-freq", "200", "--eval-episodes", "2", "--final-eval-episodes", "2",
+                "-params", "learning_starts:100", "train_ratio:16", "batch_length:16", "batch_size:4"])
+    out = capsys.readouterr().out
+    assert "Final evaluation on CartPole-v1" in out and "| random" in out
+    run = tmp_path / "dreamerv3" / "CartPole-v1_1"
+    assert (run / "CartPole-v1.zip").exists()
+    assert (run / "CartPole-v1" / "config.yml").exists()
+    assert (run / "evaluations.npz").exists()
+    model = algorithm_class("dreamerv3").load(run / "CartPole-v1.zip")
+    assert model.num_timesteps >= 400
+
+
+def test_unknown_algorithm_clear_error():
+    with pytest.raises(ValueError, match="dreamer-sb3 provides"):
+        algorithm_class("dreamerv9")
+
+
+def test_yaml_path_is_inside_package():
+    assert pathlib.Path(hyperparams_path("dreamerv3")).parent.name == "hyperparams"
