@@ -14,7 +14,7 @@ import pathlib
 import sys
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -302,6 +302,38 @@ class DreamerAlgorithm(BaseAlgorithm):
     @abstractmethod
     def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
         """One update on a batch of sequences; returns detached scalar metrics."""
+
+    @staticmethod
+    def _gradient_step(optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter],
+                       max_grad_norm: float) -> th.Tensor:
+        """Backpropagate ``loss``, clip the gradient norm of ``params`` and step ``optimizer``.
+
+        :return: the gradient norm before clipping
+        """
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = th.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+        return grad_norm
+
+    def _train_world_model(self, batch: dict[str, Any], free_nats: float, dyn_scale: float, rep_scale: float,
+                           max_grad_norm: float, loss_scales: dict[str, float] | None = None,
+                           ) -> tuple[State, dict[str, th.Tensor]]:
+        """One world-model update (every Dreamer and PlaNet): :meth:`WorldModel.loss` then a clipped step.
+
+        :param free_nats: free bits of the KL terms
+        :param dyn_scale: weight of ``KL(sg(post) || prior)``
+        :param rep_scale: weight of ``KL(post || sg(prior))``
+        :param max_grad_norm: gradient-norm clip
+        :param loss_scales: weights of the other terms by name (``image``, ``vector``, ``reward``, ``cont``)
+        :return: posterior states ``(B, T, ·)`` (the imagination starts) and detached metrics
+        """
+        p = self.policy
+        with self.autocast():
+            loss, post, metrics = p.world_model.loss(batch, free_nats, dyn_scale, rep_scale, loss_scales or {})
+        metrics["model_grad_norm"] = self._gradient_step(p.model_optimizer, loss, p.world_model.parameters(), max_grad_norm)
+        metrics["model_loss"] = loss.detach()
+        return post, metrics
 
     # ------------------------------------------------------------------ logging
     def dump_logs(self) -> None:

@@ -17,6 +17,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
 from dreamer_sb3.common.actions import ActionCodec
@@ -97,6 +98,7 @@ class DreamerPolicy(BasePolicy):
     :param lr_schedule: world-model learning-rate schedule
     :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``planet``, ``v1``, ``v2``)
     :param norm: LayerNorm in every block
+    :param gru_norm: LayerNorm inside the RSSM's GRU; ``None`` follows ``norm``
     :param act: activation
     :param unimix: uniform mixing of categorical latents and actions
     :param min_std: Gaussian latent minimum std
@@ -117,6 +119,9 @@ class DreamerPolicy(BasePolicy):
     :param critic_lr: critic learning rate
     :param model_eps: Adam epsilon of the world model
     :param ac_eps: Adam epsilon of actor and critic
+    :param exploration_noise: exploration of non-deterministic actions: Gaussian noise of this std
+        added to Box actions (clipped to ``[-1, 1]``; PlaNet, DreamerV1), or for discrete actions the
+        probability of replacing the action by a uniformly random one (epsilon-greedy)
     """
 
     def __init__(
@@ -153,6 +158,8 @@ class DreamerPolicy(BasePolicy):
         critic_lr: float = 3e-5,
         model_eps: float = 1e-8,
         ac_eps: float = 1e-5,
+        exploration_noise: float = 0.0,
+        gru_norm: bool | None = None,
     ) -> None:
         super().__init__(observation_space, action_space, normalize_images=False)
         self._ctor = {k: v for k, v in locals().items() if k not in ("self", "__class__", "observation_space",
@@ -161,12 +168,13 @@ class DreamerPolicy(BasePolicy):
                                  layers=layers, cnn_depth=cnn_depth)
         self.layout = ObsLayout(observation_space)
         self.codec = ActionCodec(action_space)
+        self.exploration_noise = exploration_noise
         s = self.size
         self.world_model = WorldModel(
             self.layout, self.codec.dim, deter=s["deter"], hidden=s["hidden"], stoch=s["stoch"], classes=s["classes"],
             units=s["units"], layers=s["layers"], cnn_depth=s["cnn_depth"], norm=norm, act=act, unimix=unimix,
             min_std=min_std, learned_init=learned_init, symlog_obs=symlog_obs, reward_head=reward_head,
-            cont_head=cont_head, decoder=decoder,
+            cont_head=cont_head, decoder=decoder, gru_norm=gru_norm,
         )
         feat = self.world_model.rssm.feat_size
         self.actor = (Actor(feat, self.codec, s["units"], s["layers"], norm, act, actor_dist, unimix, actor_min_std,
@@ -196,8 +204,9 @@ class DreamerPolicy(BasePolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
+        data.pop("normalize_images", None)  # images are always normalised by the encoder
         data.update(self._ctor)
-        data["lr_schedule"] = lambda _: self.model_optimizer.param_groups[0]["lr"]
+        data["lr_schedule"] = ConstantSchedule(self.model_optimizer.param_groups[0]["lr"])
         return data
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
@@ -230,7 +239,28 @@ class DreamerPolicy(BasePolicy):
     def select_action(self, state: State, deterministic: bool = False) -> th.Tensor:
         """Model-space action for latent ``state`` (planning agents override this)."""
         dist = self.actor(self.world_model.rssm.feat(state))
-        return dist.mode() if deterministic else dist.rsample()
+        return dist.mode() if deterministic else self.explore(dist.rsample())
+
+    def explore(self, action: th.Tensor, generator: th.Generator | None = None) -> th.Tensor:
+        """Exploration noise on model-space actions ``(N, dim)`` (identity when ``exploration_noise`` is 0).
+
+        Box: ``clip(a + σ ε, -1, 1)``. Discrete / MultiDiscrete: each one-hot segment is replaced by a
+        uniformly random one with probability ``σ``.
+        """
+        sigma = self.exploration_noise
+        if sigma <= 0:
+            return action
+        if not self.codec.discrete:
+            noise = th.randn(action.shape, device=action.device, generator=generator)
+            return (action + sigma * noise).clamp(-1.0, 1.0)
+        parts = []
+        for seg in action.split(self.codec.sizes, -1):
+            n = seg.shape[0]
+            idx = th.randint(seg.shape[-1], (n,), device=action.device, generator=generator)
+            rand = th.nn.functional.one_hot(idx, seg.shape[-1]).to(seg.dtype)
+            pick = th.rand(n, 1, device=action.device, generator=generator) < sigma
+            parts.append(th.where(pick, rand, seg))
+        return th.cat(parts, -1)
 
     def predict(
         self,

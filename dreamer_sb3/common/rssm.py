@@ -77,6 +77,8 @@ class RSSM(nn.Module):
     :param act: activation name
     :param min_std: lower bound on Gaussian latent std (PlaNet/V1: 0.1)
     :param learned_init: learn the initial deterministic state (DreamerV3) instead of zeros
+    :param gru_norm: LayerNorm inside the GRU cell; ``None`` follows ``norm`` (DreamerV2 normalises
+        only the GRU)
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class RSSM(nn.Module):
         act: str = "silu",
         min_std: float = 0.1,
         learned_init: bool = True,
+        gru_norm: bool | None = None,
     ) -> None:
         super().__init__()
         self.deter_size = deter
@@ -111,7 +114,7 @@ class RSSM(nn.Module):
         self.img_in_stoch = nn.Linear(self.stoch_size, hidden, bias=False)
         self.img_in_action = nn.Linear(action_dim, hidden, bias=not norm)
         self.img_in_block = block()
-        self.gru = GRUCell(hidden, deter, norm)
+        self.gru = GRUCell(hidden, deter, norm if gru_norm is None else gru_norm)
         self.prior_net = nn.Sequential(nn.Linear(deter, hidden, bias=not norm), block(), nn.Linear(hidden, stats))
         # obs_out(h, e) = act(norm(W_h h + W_e e)) — W_e e batched over time.
         self.post_deter = nn.Linear(deter, hidden, bias=False)

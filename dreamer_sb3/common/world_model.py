@@ -48,7 +48,7 @@ class WorldModel(nn.Module):
 
     :param layout: observation layout
     :param action_dim: model-space action size
-    :param deter, hidden, stoch, classes, unimix, min_std, learned_init: RSSM settings
+    :param deter, hidden, stoch, classes, unimix, min_std, learned_init, gru_norm: RSSM settings
     :param units, layers: MLP width / depth of encoder, decoder and heads
     :param cnn_depth: CNN channel multiplier
     :param norm, act: LayerNorm switch and activation
@@ -61,12 +61,13 @@ class WorldModel(nn.Module):
     def __init__(self, layout: ObsLayout, action_dim: int, *, deter: int, hidden: int, stoch: int, classes: int,
                  units: int, layers: int, cnn_depth: int, norm: bool = True, act: str = "silu", unimix: float = 0.01,
                  min_std: float = 0.1, learned_init: bool = True, symlog_obs: bool = True, reward_head: str = "twohot",
-                 cont_head: bool = True, decoder: bool = True, num_bins: int = 255) -> None:
+                 cont_head: bool = True, decoder: bool = True, num_bins: int = 255,
+                 gru_norm: bool | None = None) -> None:
         super().__init__()
         self.layout = layout
         self.encoder = MultiEncoder(layout, cnn_depth, units, layers, norm, act, symlog_inputs=symlog_obs)
         self.rssm = RSSM(action_dim, self.encoder.out_dim, deter, hidden, stoch, classes, unimix, norm, act, min_std,
-                         learned_init)
+                         learned_init, gru_norm)
         feat = self.rssm.feat_size
         self.decoder = MultiDecoder(feat, layout, cnn_depth, units, layers, norm, act, symlog_obs) if decoder else None
         self.reward = ScalarHead(feat, units, layers, reward_head, num_bins, norm, act, zero_out=reward_head == "twohot")

@@ -19,13 +19,13 @@ from typing import Any, ClassVar
 import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
-from dreamer_sb3.common.base import DreamerAlgorithm
-from dreamer_sb3.common.behavior import Trajectory, frozen, imagine, start_states
+from dreamer_sb3.common.actor_critic import ActorCriticDreamer
+from dreamer_sb3.common.behavior import Trajectory
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.returns import lambda_returns
 
 
-class DreamerV3(DreamerAlgorithm):
+class DreamerV3(ActorCriticDreamer):
     """DreamerV3 as a Stable-Baselines3 algorithm.
 
     Defaults are the paper's / official code's. Architecture lives in ``policy_kwargs``
@@ -116,66 +116,15 @@ class DreamerV3(DreamerAlgorithm):
             policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
         )
 
-    def _policy_kwargs(self) -> dict[str, Any]:
-        return {"actor_lr": self.actor_lr, "critic_lr": self.critic_lr, **super()._policy_kwargs()}
+    @property
+    def reinforce_mix(self) -> float:
+        """REINFORCE weight of the shared actor loss: 1 for ``actor_grad="reinforce"``, 0 for ``"dynamics"``."""
+        return 1.0 if self.actor_grad == "reinforce" else 0.0
 
     # ------------------------------------------------------------------ update
-    def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
-        p = self.policy
-        with self.autocast():
-            wm_loss, post, metrics = p.world_model.loss(batch, self.free_nats, self.dyn_scale, self.rep_scale, {})
-        p.model_optimizer.zero_grad(set_to_none=True)
-        wm_loss.backward()
-        metrics["model_grad_norm"] = th.nn.utils.clip_grad_norm_(p.world_model.parameters(), self.model_grad_clip)
-        p.model_optimizer.step()
-        metrics["model_loss"] = wm_loss.detach()
-        metrics.update(self._train_behavior(post, batch))
-        return metrics
-
-    def _train_behavior(self, post, batch: dict[str, Any]) -> dict[str, th.Tensor]:
-        p = self.policy
-        start = start_states(post)
-        start_cont = 1.0 - batch["is_terminal"].reshape(-1)
-        with self.autocast():
-            backprop = self.actor_grad == "dynamics"
-            traj = imagine(p, start, start_cont, self.imag_horizon, self.discount, backprop)
-            with frozen(p.critic), th.set_grad_enabled(backprop):
-                value = p.critic(traj.feat).mean
-            ret = lambda_returns(traj.reward, value, traj.discount, self.gae_lambda)
-            actor_loss, actor_metrics = self._actor_loss(traj, ret, value)
-        p.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        actor_metrics["actor_grad_norm"] = th.nn.utils.clip_grad_norm_(p.actor.parameters(), self.ac_grad_clip)
-        p.actor_optimizer.step()
-
-        with self.autocast():
-            critic_loss, critic_metrics = self._critic_loss(traj, ret.detach(), post, batch)
-        p.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        critic_metrics["critic_grad_norm"] = th.nn.utils.clip_grad_norm_(p.critic.parameters(), self.ac_grad_clip)
-        p.critic_optimizer.step()
-        self._update_slow_critic()
-        return {**actor_metrics, **critic_metrics}
-
-    def _actor_loss(self, traj: Trajectory, ret: th.Tensor, value: th.Tensor) -> tuple[th.Tensor, dict[str, th.Tensor]]:
-        """REINFORCE (or dynamics backprop) on percentile-normalised advantages, plus entropy bonus."""
-        p = self.policy
-        p.return_norm.update(ret)
-        scale = p.return_norm.scale
-        adv = (ret - value[:-1].detach()) / scale
-        dist = p.actor(traj.feat[:-1].detach())
-        entropy = dist.entropy()
-        if self.actor_grad == "reinforce":
-            objective = dist.log_prob(traj.action.detach()) * adv.detach()
-        else:
-            objective = adv
-        loss = -(traj.weight[:-1] * (objective + self.ent_coef * entropy)).mean()
-        return loss, {
-            "actor_loss": loss.detach(), "actor_entropy": entropy.detach().mean(), "return_mean": ret.detach().mean(),
-            "return_scale": scale.detach(), "advantage_mag": adv.detach().abs().mean(),
-            "imag_reward_mean": traj.reward.detach().mean(),
-        }
-
+    # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the
+    # percentile return scale of the policy's normaliser) and the slow-critic EMA are the shared
+    # update of ActorCriticDreamer; V3 adds its critic loss.
     def _critic_loss(self, traj: Trajectory, ret: th.Tensor, post, batch: dict[str, Any]) -> tuple[th.Tensor, dict]:
         """Two-hot critic on imagined λ-returns, slow-critic regulariser, and the replay value loss."""
         p = self.policy
@@ -206,11 +155,3 @@ class DreamerV3(DreamerAlgorithm):
                 slow_target = p.slow_critic(feat).mean
             nll = nll - self.slow_reg_scale * dist.log_prob(slow_target)
         return nll
-
-    @th.no_grad()
-    def _update_slow_critic(self) -> None:
-        p = self.policy
-        if p.slow_critic is None:
-            return
-        for slow, fast in zip(p.slow_critic.parameters(), p.critic.parameters()):
-            slow.lerp_(fast, self.slow_critic_fraction)
