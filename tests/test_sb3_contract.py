@@ -63,6 +63,17 @@ def test_save_load_identical_actions_and_continue_training(algo, tmp_path):
     assert loaded.num_timesteps == 300
 
 
+def test_policy_save_load_alone(algo, tmp_path):
+    cls, kwargs = algo
+    model = cls("MlpPolicy", "CartPole-v1", seed=0, **kwargs)
+    model.policy.save(tmp_path / "policy.pth")
+    policy = type(model.policy).load(tmp_path / "policy.pth")
+    obs = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    a1, s1 = model.policy.predict(obs, deterministic=True)
+    a2, s2 = policy.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2) and np.array_equal(s1[0], s2[0])
+
+
 def test_load_without_env_then_set_env(algo, tmp_path):
     cls, kwargs = algo
     model = cls("MlpPolicy", "CartPole-v1", seed=0, **kwargs)
