@@ -1,6 +1,12 @@
-"""Wrapper tests: silence the env checker's advice to check unwrapped envs (wrapped envs are what we test)."""
+"""Wrapper tests: headless pygame, and no env-checker advice to check unwrapped envs (wrapped envs are tested)."""
+
+import os
 
 import pytest
+
+# pygame (classic-control rendering) must not open a real video device: SDL's EGL use can terminate the EGL display
+# that dm_control renders with in the same process.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

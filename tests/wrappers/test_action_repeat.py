@@ -72,8 +72,11 @@ def test_frames_to_agent_steps():
 
 
 def test_env_checkers():
-    check_env(ActionRepeat(gym.make("CartPole-v1"), 2))
+    # skip_render_check: it would open CartPole's "human" window (SDL), which is not what is tested here
+    check_env(ActionRepeat(gym.make("CartPole-v1"), 2), skip_render_check=True)
+    check_env(TimeLimit(ActionRepeat(gym.make("CartPole-v1"), 2), max_episode_steps=10), skip_render_check=True)
     sb3_check_env(ActionRepeat(gym.make("Pendulum-v1"), 3))
+    sb3_check_env(TimeLimit(ActionRepeat(gym.make("Pendulum-v1"), 3), max_episode_steps=10))
 
 
 def test_box_actions_are_repeated():

@@ -108,5 +108,5 @@ def test_reset_forgets_previous_action():
 
 
 def test_env_checkers():
-    check_env(StickyActions(gym.make("CartPole-v1")))
+    check_env(StickyActions(gym.make("CartPole-v1")), skip_render_check=True)  # no "human" window
     sb3_check_env(StickyActions(gym.make("Pendulum-v1")))
