@@ -1,0 +1,45 @@
+"""The side-by-side benchmark runs end to end on a tiny budget and writes JSON, table and PNG."""
+
+import json
+
+from dreamer_sb3.zoo.benchmark import applicable, markdown_table, run_benchmark, steps_to_threshold, summarize
+
+
+def test_applicability_by_action_space():
+    assert applicable("dqn", "CartPole-v1") and not applicable("dqn", "Pendulum-v1")
+    assert applicable("sac", "Pendulum-v1") and not applicable("sac", "CartPole-v1")
+    assert applicable("dreamerv3", "Pendulum-v1") and applicable("ppo", "CartPole-v1")
+
+
+def test_steps_to_threshold_ignores_untrained_eval():
+    curve = [{"steps": 0, "mean": 500.0}, {"steps": 100, "mean": 20.0}, {"steps": 200, "mean": 480.0}]
+    assert steps_to_threshold(curve, 475.0) == 200
+    assert steps_to_threshold(curve[:2], 475.0) is None
+
+
+def test_benchmark_end_to_end_and_resume(tmp_path):
+    algos = ["dreamerv3", "ppo", "dqn", "sac"]  # sac does not apply to CartPole and is skipped
+    results = run_benchmark(["CartPole-v1"], algos, seeds=1, output=str(tmp_path), budget=300, eval_freq=150,
+                            eval_episodes=1, progress=False)
+    assert sorted(r["algo"] for r in results) == ["dqn", "dreamerv3", "ppo"]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert len(data["runs"]) == 3 and {r["algo"] for r in data["rows"]} == {"dqn", "dreamerv3", "ppo"}
+    for run in data["runs"]:
+        steps = [p["steps"] for p in run["curve"]]
+        assert steps[0] == 0 and steps[-1] >= 300 and run["train_seconds"] > 0
+    assert "| CartPole-v1 | dreamerv3 |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "curves_CartPole-v1.png").stat().st_size > 1000
+    # resume: finished runs are read back, not re-run
+    before = {p.name: p.stat().st_mtime for p in (tmp_path / "runs").iterdir()}
+    run_benchmark(["CartPole-v1"], ["dreamerv3"], seeds=1, output=str(tmp_path), budget=300, eval_freq=150,
+                  eval_episodes=1, progress=False)
+    after = {p.name: p.stat().st_mtime for p in (tmp_path / "runs").iterdir()}
+    assert before == after
+
+
+def test_summary_table_format():
+    runs = [{"env": "E", "algo": "a", "curve": [{"steps": 0, "mean": 0.0}, {"steps": 10, "mean": 5.0}],
+             "train_seconds": 2.0, "updates": 4}]
+    rows = summarize(runs, {"E": 5.0})
+    assert rows[0]["steps_to_threshold"] == 10 and rows[0]["updates_per_second"] == 2.0
+    assert "| E | a | 1 | 5.0 ± 0.0 | 5.0 | 10 (1/1) | 2 | 2.0 |" in markdown_table(rows)
