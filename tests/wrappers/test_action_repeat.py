@@ -3,12 +3,12 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from dreamer_sb3.wrappers import ActionRepeat, TimeLimit, frames_to_agent_steps
-from dreamer_sb3.wrappers.action_repeat import FRAMES_KEY
-from dreamer_sb3.wrappers.time_limit import limit_agent_steps
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from dreamer_sb3.wrappers import ActionRepeat, TimeLimit, frames_to_agent_steps
+from dreamer_sb3.wrappers.action_repeat import FRAMES_KEY
+from dreamer_sb3.wrappers.time_limit import limit_agent_steps
 from tests.wrappers.scripted_envs import ScriptedEnv
 
 

@@ -5,11 +5,12 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-from dreamer_sb3.wrappers import MinecraftWrapper, MineRLStandinEnv, make_minecraft, make_minecraft_standin
-from dreamer_sb3.wrappers.minerl_interface import Enum
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from dreamer_sb3.wrappers import MinecraftWrapper, MineRLStandinEnv, make_minecraft, make_minecraft_standin
+from dreamer_sb3.wrappers.minerl_interface import Enum
 
 NOOP = {
     "attack": 0, "back": 0, "forward": 0, "jump": 0, "left": 0, "right": 0, "sneak": 0, "sprint": 0,

@@ -4,10 +4,11 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-from dreamer_sb3.wrappers import MinecraftWrapper, MineRLCompatibility, MineRLStandinEnv
-from dreamer_sb3.wrappers.minerl_interface import Enum, convert_minerl_space, minerl_noop
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
+
+from dreamer_sb3.wrappers import MinecraftWrapper, MineRLCompatibility, MineRLStandinEnv
+from dreamer_sb3.wrappers.minerl_interface import Enum, convert_minerl_space, minerl_noop
 
 
 def test_enum_space():

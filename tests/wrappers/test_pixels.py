@@ -4,11 +4,11 @@ import cv2
 import gymnasium as gym
 import numpy as np
 import pytest
-from dreamer_sb3.wrappers import PixelObservation, make_pixel_env
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from dreamer_sb3.wrappers import PixelObservation, make_pixel_env
 from tests.wrappers.scripted_envs import ScriptedEnv
 
 

@@ -8,11 +8,12 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-from dreamer_sb3.wrappers import ActionRepeat, register_envs, registered_ids
-from dreamer_sb3.wrappers.registration import CLASSIC_CONTROL_PIXEL_ENVS
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.env_util import make_vec_env
+
+from dreamer_sb3.wrappers import ActionRepeat, register_envs, registered_ids
+from dreamer_sb3.wrappers.registration import CLASSIC_CONTROL_PIXEL_ENVS
 
 REQUIRED = [
     *(f"dreamer_sb3/dmc-{t}-v0" for t in (

@@ -3,12 +3,12 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from dreamer_sb3.wrappers import ActionRepeat, StickyActions
-from dreamer_sb3.wrappers.sticky_actions import STICKY_KEY
 from gymnasium.error import InvalidProbability
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from dreamer_sb3.wrappers import ActionRepeat, StickyActions
+from dreamer_sb3.wrappers.sticky_actions import STICKY_KEY
 from tests.wrappers.scripted_envs import ScriptedEnv
 
 
