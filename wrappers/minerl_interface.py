@@ -59,16 +59,32 @@ class Enum(spaces.Text):
         self.values: tuple[str, ...] = names
         self._index = {n: i for i, n in enumerate(names)}
 
-    def sample(self, mask: Any = None, probability: Any = None) -> str:
-        """Draw a name uniformly (``mask``/``probability`` are not supported).
+    def sample(self, mask: np.ndarray | None = None, probability: np.ndarray | None = None) -> str:
+        """Draw a name, uniformly or as ``mask`` / ``probability`` say.
 
-        :param mask: must be ``None``
-        :param probability: must be ``None``
+        Unlike ``Text``, masks here are over the names (as for ``Discrete``), not over characters.
+
+        :param mask: ``int8`` array of ``len(values)``: 1 where a name may be drawn
+        :param probability: ``float`` array of ``len(values)``: the probability of each name
         :return: one of :attr:`values`
         """
-        if mask is not None or probability is not None:
-            raise NotImplementedError("Enum.sample does not support masks; sample an index and use values[index]")
-        return self.values[int(self.np_random.integers(len(self.values)))]
+        n = len(self.values)
+        if mask is not None and probability is not None:
+            raise ValueError("Give either a mask or a probability, not both")
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (n,) or not np.all((mask == 0) | (mask == 1)):
+                raise ValueError(f"mask must be a 0/1 array of shape ({n},), got {mask}")
+            allowed = np.flatnonzero(mask)
+            if len(allowed) == 0:
+                raise ValueError("mask allows no name")
+            return self.values[int(self.np_random.choice(allowed))]
+        if probability is not None:
+            probability = np.asarray(probability, dtype=np.float64)
+            if probability.shape != (n,) or np.any(probability < 0) or not np.isclose(probability.sum(), 1.0):
+                raise ValueError(f"probability must be a distribution of shape ({n},), got {probability}")
+            return self.values[int(self.np_random.choice(n, p=probability))]
+        return self.values[int(self.np_random.integers(n))]
 
     def contains(self, x: Any) -> bool:
         """Whether ``x`` is one of the names.

@@ -73,6 +73,8 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
       itself a ``Dict``, its entries are merged beside the image instead (SB3 does not support nested Dicts).
 
     Seeding, ``reset`` and ``step`` semantics are those of the wrapped env; rewards and flags pass through.
+    (gymnasium's ``AddRenderObservation`` resets the env once, unseeded, when the wrapper is built, to learn the
+    frame shape: seed with ``reset(seed=...)`` for reproducible runs.)
 
     :param env: env created with ``render_mode="rgb_array"``
     :param size: ``(height, width)`` of the returned frames (Dreamer's default 64x64)

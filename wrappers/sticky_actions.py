@@ -29,7 +29,8 @@ class StickyActions(StickyAction):
     * the paper's default probability 0.25;
     * ``info["sticky_action"]``: whether the executed action was the previous one.
 
-    The first step after ``reset`` always executes the agent's action (there is no previous action yet).
+    The first step after ``reset`` always executes the agent's action (there is no previous action yet). The coin is
+    drawn from the wrapped env's ``np_random``, so it shares (and advances) that generator.
 
     :param env: the env to wrap
     :param repeat_action_probability: probability ``p`` of repeating the previous action, in ``[0, 1)``
@@ -39,6 +40,11 @@ class StickyActions(StickyAction):
         # first call wins: record our argument names, so that env.spec can rebuild this wrapper
         gym.utils.RecordConstructorArgs.__init__(self, repeat_action_probability=repeat_action_probability)
         super().__init__(env, repeat_action_probability=repeat_action_probability)
+
+    @property
+    def previous_action(self) -> Any:
+        """The action executed on the last step (``None`` right after ``reset``)."""
+        return None if self.last_action is None else self.last_action.value
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Execute ``action`` or, with probability ``p``, the previous action.

@@ -27,6 +27,10 @@ def test_enum_space():
     assert first == [space.sample() for _ in range(10)]
     assert space == Enum("stick", "none", "planks") and space != Enum("none", "planks")
     assert repr(space) == "Enum(none, planks, stick)"
+    assert {space.sample(mask=np.array([0, 1, 0], np.int8)) for _ in range(20)} == {"planks"}
+    assert {space.sample(probability=np.array([0.0, 0.0, 1.0])) for _ in range(20)} == {"stick"}
+    with pytest.raises(ValueError):
+        space.sample(mask=np.zeros(3, np.int8))
     batched = batch_space(space, 2)
     assert all(isinstance(s, Enum) for s in batched.spaces)
 

@@ -103,8 +103,9 @@ def test_reset_forgets_previous_action():
         env.reset(seed=seed)
         env.step(0)
         env.reset(seed=seed)
+        assert env.previous_action is None
         assert not env.step(1)[4][STICKY_KEY]
-        assert inner.executed == [1]
+        assert inner.executed == [1] and env.previous_action == 1
 
 
 def test_env_checkers():
