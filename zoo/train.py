@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
+
 from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
 
 
@@ -44,9 +45,10 @@ def _flag_value(argv: Sequence[str], *names: str, default: str | None = None) ->
 def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes: int, seed: int = 0) -> dict:
     """Mean ± std return of the saved agent (deterministic) and of a random policy on fresh envs."""
     import gymnasium as gym
-    from dreamer_sb3.zoo.registry import algorithm_class
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
+
+    from dreamer_sb3.zoo.registry import algorithm_class
 
     model = algorithm_class(algo).load(model_path, device="cpu")
     env = make_vec_env(env_id, n_envs=1, seed=seed + 1000)
