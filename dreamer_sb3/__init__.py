@@ -14,6 +14,9 @@ import dreamer_sb3.wrappers  # noqa: F401  (registers the gymnasium ids; numpy +
 __version__ = "0.1.0"
 
 _ALGORITHMS = {
+    "PlaNet": "dreamer_sb3.planet",
+    "DreamerV1": "dreamer_sb3.dreamerv1",
+    "DreamerV2": "dreamer_sb3.dreamerv2",
     "DreamerV3": "dreamer_sb3.dreamerv3",
 }
 

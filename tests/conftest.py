@@ -3,7 +3,7 @@
 import pytest
 import torch as th
 
-from dreamer_sb3 import DreamerV3
+from dreamer_sb3 import DreamerV1, DreamerV2, DreamerV3, PlaNet
 
 # One thread per test process: the suite runs under pytest-xdist on 2 cores, and oversubscribed
 # intra-op threads make small-batch torch code many times slower.
@@ -13,7 +13,13 @@ th.set_num_threads(1)
 TINY = dict(learning_starts=64, batch_size=4, batch_length=8, train_ratio=16, buffer_size=2000,
             policy_kwargs=dict(model_size="tiny", units=32, deter=32, hidden=32, stoch=4, classes=4, cnn_depth=4))
 
+#: PlaNet and DreamerV1 keep Gaussian latents (classes=0)
+TINY_GAUSSIAN = dict(TINY, policy_kwargs=dict(TINY["policy_kwargs"], classes=0))
+
 ALGOS = {
+    "planet": (PlaNet, dict(TINY_GAUSSIAN, planning_horizon=3, n_candidates=32, top_k=4, cem_iters=2)),
+    "dreamerv1": (DreamerV1, dict(TINY_GAUSSIAN, imag_horizon=5)),
+    "dreamerv2": (DreamerV2, dict(TINY, imag_horizon=5)),
     "dreamerv3": (DreamerV3, dict(TINY, imag_horizon=5)),
 }
 

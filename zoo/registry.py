@@ -15,6 +15,9 @@ AGENTS_DIR = ZOO_DIR / "agents"
 
 #: zoo algorithm name -> (module, class name)
 ALGORITHMS: dict[str, tuple[str, str]] = {
+    "planet": ("dreamer_sb3.planet", "PlaNet"),
+    "dreamerv1": ("dreamer_sb3.dreamerv1", "DreamerV1"),
+    "dreamerv2": ("dreamer_sb3.dreamerv2", "DreamerV2"),
     "dreamerv3": ("dreamer_sb3.dreamerv3", "DreamerV3"),
 }
 

@@ -1,0 +1,123 @@
+"""DreamerV1 (Hafner et al., ICLR 2020, "Dream to Control: Learning Behaviors by Latent Imagination").
+
+What V1 changed on top of PlaNet's world model (same Gaussian RSSM, ELU, no LayerNorm,
+unit-variance Gaussian decoder and reward, ``KL(post || prior)`` with 3 free nats):
+
+- behaviour is learned, not planned: an actor and a value network trained on 15-step
+  rollouts imagined from every posterior state of the replayed batch
+- the actor maximises the λ-returns (λ = 0.95, γ = 0.99) by backpropagating their analytic
+  gradient through the learned dynamics (the world model frozen during that step): a
+  tanh-squashed Gaussian for Box actions (mean ``5 tanh(μ / 5)``, std ``softplus(σ + c) + 1e-4``
+  with initial std 5), a one-hot categorical with straight-through samples for discrete ones;
+  no entropy bonus
+- the value network regresses the λ-returns with a squared error; no target network, no return
+  normalisation
+- Adam (epsilon 1e-7, TF's default): world model 6e-4, actor 8e-5, value 8e-5, gradient clip 100
+- exploration: Gaussian action noise 0.3 (clipped) on Box actions while collecting; for discrete
+  actions the same number is an epsilon-greedy probability
+- the continuous-control agent uses a fixed discount; the Atari variant learned a discount
+  (continue) head, weight 10: ``predict_discount=True``
+
+V1 trains 100 updates of 50 × 50 steps every 1000 frames (500 agent steps at action repeat 2):
+a train ratio of 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch as th
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+
+from dreamer_sb3.common.actor_critic import ActorCriticDreamer
+from dreamer_sb3.common.policies import DreamerPolicy
+
+
+class DreamerV1(ActorCriticDreamer):
+    """DreamerV1 as a Stable-Baselines3 algorithm. Defaults are the paper's (continuous control).
+
+    :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or ``"MultiInputPolicy"``
+    :param env: Gymnasium env, VecEnv or env id
+    :param learning_rate: world-model learning rate
+    :param actor_lr: actor learning rate
+    :param critic_lr: value-network learning rate
+    :param buffer_size: replay capacity (env steps)
+    :param learning_starts: random-action steps before training (V1: 5000 frames, 2500 steps at action repeat 2)
+    :param batch_size: sequences per batch
+    :param batch_length: sequence length
+    :param train_ratio: replayed steps per env step
+    :param imag_horizon: imagination horizon
+    :param discount: gamma
+    :param gae_lambda: lambda of the λ-returns
+    :param free_nats: free nats of the KL
+    :param kl_scale: weight of the KL
+    :param predict_discount: learn a continue (discount) head and discount imagined rewards with
+        its probability (V1's Atari variant) instead of a fixed gamma
+    :param discount_scale: weight of the discount head's loss
+    :param exploration_noise: std of the Gaussian action noise while collecting (Box); for discrete
+        actions the probability of a uniformly random action
+    :param ent_coef: actor entropy bonus (V1 has none)
+    :param model_grad_clip: world-model gradient-norm clip
+    :param ac_grad_clip: actor and value gradient-norm clip
+    :param precision: ``"fp32"`` or ``"bf16"`` autocast
+    """
+
+    default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
+        model_size="v1", classes=0, norm=False, act="elu", unimix=0.0, min_std=0.1, learned_init=False, symlog_obs=False,
+        reward_head="mse", actor_dist="tanh_normal", critic_head="mse", slow_critic=False, return_norm=False,
+        model_eps=1e-7, ac_eps=1e-7,
+    )
+    #: dynamics backprop only
+    reinforce_mix = 0.0
+    #: imagined discounts are the continue probability (when ``predict_discount``)
+    discount_head = "mean"
+
+    def __init__(
+        self,
+        policy: str | type[DreamerPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule = 6e-4,
+        actor_lr: float = 8e-5,
+        critic_lr: float = 8e-5,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 2500,
+        batch_size: int = 50,
+        batch_length: int = 50,
+        train_ratio: float = 500.0,
+        imag_horizon: int = 15,
+        discount: float = 0.99,
+        gae_lambda: float = 0.95,
+        free_nats: float = 3.0,
+        kl_scale: float = 1.0,
+        predict_discount: bool = False,
+        discount_scale: float = 10.0,
+        exploration_noise: float = 0.3,
+        ent_coef: float = 0.0,
+        model_grad_clip: float = 100.0,
+        ac_grad_clip: float = 100.0,
+        precision: str = "fp32",
+        policy_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        self.actor_lr, self.critic_lr = actor_lr, critic_lr
+        self.imag_horizon, self.discount, self.gae_lambda = imag_horizon, discount, gae_lambda
+        self.ent_coef = ent_coef
+        # PlaNet's KL: equal dynamics / representation weights give exactly the gradient of KL(post || prior)
+        self.free_nats, self.dyn_scale, self.rep_scale = free_nats, kl_scale, kl_scale
+        self.predict_discount, self.discount_scale = predict_discount, discount_scale
+        self.exploration_noise = exploration_noise
+        self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
+        # unit-variance Gaussian decoders: NLL = 0.5 * squared error
+        self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": discount_scale}
+        super().__init__(
+            policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
+            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
+        )
+
+    def _policy_kwargs(self) -> dict[str, Any]:
+        return {"cont_head": self.predict_discount, "exploration_noise": self.exploration_noise, **super()._policy_kwargs()}
