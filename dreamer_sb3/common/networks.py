@@ -203,6 +203,10 @@ class ChannelNorm(nn.Module):
 class ConvEncoder(nn.Module):
     """Four stride-2 4x4 convolutions with widths ``depth * (1, 2, 4, 8)``: 64x64 -> 4x4.
 
+    Convolutions run in channels-last memory layout: the channel LayerNorm then normalises a
+    contiguous last axis (no permute copies) and oneDNN needs no layout reorders
+    (about 10% faster forward + backward on CPU, measured in docs/performance.md).
+
     :param in_shape: ``(C, H, W)``, H and W divisible by 16
     :param depth: channel multiplier
     """
@@ -221,10 +225,11 @@ class ConvEncoder(nn.Module):
         self.net = nn.Sequential(*layers)
         self.out_dim = c * (h // 16) * (w // 16)
         init_weights(self)
+        self.to(memory_format=th.channels_last)
 
     def forward(self, x: th.Tensor) -> th.Tensor:
         batch = x.shape[:-3]
-        y = self.net(x.reshape(-1, *x.shape[-3:]))
+        y = self.net(x.reshape(-1, *x.shape[-3:]).contiguous(memory_format=th.channels_last))
         return y.reshape(*batch, -1)
 
 
@@ -251,11 +256,12 @@ class ConvDecoder(nn.Module):
         layers.append(nn.ConvTranspose2d(ch, c, 4, 2, 1))
         self.net = nn.Sequential(*layers)
         init_weights(self)
+        self.to(memory_format=th.channels_last)
 
     def forward(self, feat: th.Tensor) -> th.Tensor:
         batch = feat.shape[:-1]
         x = self.linear(feat.reshape(-1, feat.shape[-1])).reshape(-1, *self.start)
-        return self.net(x).reshape(*batch, *self.out_shape)
+        return self.net(x.contiguous(memory_format=th.channels_last)).reshape(*batch, *self.out_shape)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import numpy as np
+import pytest
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from dreamer_sb3 import DreamerV3
@@ -22,9 +23,10 @@ def random_return(env_id: str, episodes: int = 20) -> float:
     return float(np.mean(totals))
 
 
-def test_dreamerv3_learns_cartpole():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_dreamerv3_learns_cartpole(precision):
     model = DreamerV3(
-        "MlpPolicy", "CartPole-v1", seed=0, learning_starts=500, batch_size=16, batch_length=32, train_ratio=64,
+        "MlpPolicy", "CartPole-v1", precision=precision, seed=0, learning_starts=500, batch_size=16, batch_length=32, train_ratio=64,
         learning_rate=1e-3, actor_lr=3e-4, critic_lr=3e-4, policy_kwargs=dict(model_size="tiny"),
     )
     model.learn(3500)

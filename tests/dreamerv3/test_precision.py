@@ -1,0 +1,52 @@
+"""Correctness guard for the fast path: bf16 autocast gives the same losses as fp32 on a fixed batch."""
+
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3.common.envs import FakeImageEnv
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from dreamer_sb3 import DreamerV3
+from dreamer_sb3.common.replay import SequenceReplay
+
+KW = dict(batch_size=4, batch_length=8, imag_horizon=5, learning_starts=16, train_ratio=64, buffer_size=1000,
+          policy_kwargs=dict(model_size="tiny"))
+
+
+def _batch(model, rng):
+    obs = {k: (rng.integers(0, 256, (4, 8, *s), dtype=np.uint8) if np.dtype(d) == np.uint8
+               else rng.normal(size=(4, 8, *s)).astype(np.float32))
+           for k, (s, d) in model._replay_obs_shapes().items()}
+    return SequenceReplay.to_torch({
+        "obs": obs, "action": rng.uniform(-1, 1, (4, 8, model.policy.codec.dim)).astype(np.float32),
+        "reward": rng.normal(size=(4, 8)).astype(np.float32), "is_first": np.eye(4, 8, dtype=bool),
+        "is_terminal": np.zeros((4, 8), bool)}, model.device)
+
+
+@pytest.mark.parametrize("policy,env", [("MlpPolicy", "Pendulum-v1"),
+                                        ("CnnPolicy", lambda: DummyVecEnv([lambda: FakeImageEnv(64, 64, 64, 3, False)]))])
+def test_bf16_world_model_loss_matches_fp32(policy, env):
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        model = DreamerV3(policy, env() if callable(env) else env, seed=0, precision=precision, **KW)
+        batch = _batch(model, np.random.default_rng(0))
+        th.manual_seed(0)
+        with model.autocast():
+            loss, post, metrics = model.policy.world_model.loss(batch, 1.0, 0.5, 0.1, {})
+        assert loss.dtype == th.float32  # losses stay in fp32
+        losses[precision] = {k: float(v) for k, v in metrics.items()} | {"total": float(loss.detach())}
+    for k, v in losses["fp32"].items():
+        assert losses["bf16"][k] == pytest.approx(v, rel=0.05, abs=0.05), k
+
+
+def test_bf16_training_keeps_fp32_master_weights():
+    model = DreamerV3("MlpPolicy", "Pendulum-v1", seed=0, precision="bf16", **KW)
+    model.learn(600)
+    assert model._n_updates > 0
+    for p in model.policy.parameters():
+        assert p.dtype == th.float32 and th.isfinite(p).all()  # fp32 master weights
+
+
+def test_invalid_precision():
+    with pytest.raises(ValueError, match="precision"):
+        DreamerV3("MlpPolicy", "Pendulum-v1", precision="fp16")
