@@ -32,7 +32,7 @@ def test_bf16_world_model_loss_matches_fp32(policy, env):
         batch = _batch(model, np.random.default_rng(0))
         th.manual_seed(0)
         with model.autocast():
-            loss, post, metrics = model.policy.world_model.loss(batch, 1.0, 0.5, 0.1, {})
+            loss, _post, metrics = model.policy.world_model.loss(batch, 1.0, 0.5, 0.1, {})
         assert loss.dtype == th.float32  # losses stay in fp32
         losses[precision] = {k: float(v) for k, v in metrics.items()} | {"total": float(loss.detach())}
     for k, v in losses["fp32"].items():
