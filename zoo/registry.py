@@ -37,7 +37,8 @@ def hyperparams_path(algo: str) -> pathlib.Path:
 
 
 def register_in_rl_zoo3() -> None:
-    """Add every dreamer-sb3 algorithm to ``rl_zoo3.ALGOS`` (idempotent).
+    """Add every dreamer-sb3 algorithm to ``rl_zoo3.ALGOS`` and its Optuna sampler / converter to
+    ``rl_zoo3.hyperparams_opt`` (idempotent).
 
     After this one call, plain rl-zoo3 runs our algorithms, e.g.
     ``python -c "import dreamer_sb3.zoo as z, rl_zoo3.train as t; z.register_in_rl_zoo3(); t.train()" --algo dreamerv3 ...``.
@@ -45,7 +46,10 @@ def register_in_rl_zoo3() -> None:
     import rl_zoo3
     import rl_zoo3.utils
 
+    from dreamer_sb3.zoo.hyperparams_opt import register_samplers
+
     for name in ALGORITHMS:
         cls = algorithm_class(name)
         rl_zoo3.ALGOS[name] = cls
         rl_zoo3.utils.ALGOS[name] = cls
+    register_samplers()

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dreamer_sb3.zoo._cli import argv_as, flag_value
 from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
 
 
@@ -30,16 +31,6 @@ def _our_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--final-eval-episodes", type=int, default=10)
     ours, rest = parser.parse_known_args(argv)
     return ours, rest
-
-
-def _flag_value(argv: Sequence[str], *names: str, default: str | None = None) -> str | None:
-    for i, a in enumerate(argv):
-        for n in names:
-            if a == n and i + 1 < len(argv):
-                return argv[i + 1]
-            if a.startswith(n + "="):
-                return a.split("=", 1)[1]
-    return default
 
 
 def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes: int, seed: int = 0) -> dict:
@@ -73,25 +64,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     ours, argv = _our_args(argv)
     register_in_rl_zoo3()
-    algo = _flag_value(argv, "--algo", default="ppo")
-    if algo in ALGORITHMS and _flag_value(argv, "-conf", "--conf-file") is None:
+    algo = flag_value(argv, "--algo", default="ppo")
+    if algo in ALGORITHMS and flag_value(argv, "-conf", "--conf-file") is None:
         argv += ["--conf-file", str(hyperparams_path(algo))]
     import rl_zoo3.train
     from huggingface_sb3 import EnvironmentName
     from rl_zoo3.utils import get_latest_run_id
 
-    old_argv = sys.argv
-    sys.argv = [old_argv[0], *argv]
-    try:
+    with argv_as(argv):
         rl_zoo3.train.train()
-    finally:
-        sys.argv = old_argv
 
     optimizing = "-optimize" in argv or "--optimize-hyperparameters" in argv
     if ours.final_eval_episodes <= 0 or optimizing or algo not in ALGORITHMS:
         return
-    env_id = _flag_value(argv, "--env", default="CartPole-v1")
-    folder = _flag_value(argv, "-f", "--log-folder", default="logs")
+    env_id = flag_value(argv, "--env", default="CartPole-v1")
+    folder = flag_value(argv, "-f", "--log-folder", default="logs")
     env_name = EnvironmentName(env_id)
     log_path = os.path.join(folder, algo)
     run_dir = os.path.join(log_path, f"{env_name}_{get_latest_run_id(log_path, env_name)}")

@@ -1,0 +1,56 @@
+"""Helpers shared by the zoo's command lines: reading flags from an argv list and running rl-zoo3's own
+entry points (which parse ``sys.argv``) on a given argv."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+
+
+def flag_value(argv: Sequence[str], *names: str, default: str | None = None) -> str | None:
+    """Value of the first of ``names`` found in ``argv`` (``--flag value`` or ``--flag=value``).
+
+    :param argv: command-line arguments (without the program name)
+    :param names: spellings of the flag, e.g. ``"-f", "--folder"``
+    :param default: returned when no spelling is present
+    :return: the flag's value or ``default``
+    """
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return default
+
+
+def has_flag(argv: Sequence[str], *names: str) -> bool:
+    """Whether any spelling in ``names`` appears in ``argv`` (alone or as ``--flag=value``)."""
+    return any(arg == name or arg.startswith(name + "=") for arg in argv for name in names)
+
+
+@contextlib.contextmanager
+def argv_as(argv: Sequence[str]) -> Iterator[None]:
+    """Temporarily replace ``sys.argv[1:]`` by ``argv`` (rl-zoo3's entry points parse ``sys.argv``)."""
+    old = sys.argv
+    sys.argv = [old[0] if old else "dreamer_sb3.zoo", *argv]
+    try:
+        yield
+    finally:
+        sys.argv = old
+
+
+def run_rl_zoo3_script(module: str, argv: Sequence[str]) -> None:
+    """Run one of rl-zoo3's ``python -m rl_zoo3.<script>`` modules on ``argv`` with our algorithms registered.
+
+    :param module: e.g. ``"rl_zoo3.load_from_hub"``
+    :param argv: its command-line arguments
+    """
+    import runpy
+
+    from dreamer_sb3.zoo.registry import register_in_rl_zoo3
+
+    register_in_rl_zoo3()
+    with argv_as(argv):
+        runpy.run_module(module, run_name="__main__", alter_sys=False)

@@ -1,0 +1,112 @@
+"""Optuna search spaces for our algorithms, in rl-zoo3's sampler / converter format.
+
+rl-zoo3's ``-optimize`` calls ``HYPERPARAMS_SAMPLER[algo](trial, n_actions, n_envs, additional_args)`` and
+overrides the YAML entry with the returned hyperparameters; ``HYPERPARAMS_CONVERTER[algo](trial.params)`` turns
+a stored trial's raw parameters back into hyperparameters (``--storage ... --study-name ... --trial-id N``).
+:func:`register_samplers` fills both tables for every algorithm of
+:data:`~dreamer_sb3.zoo.registry.ALGORITHMS` (it is called by ``register_in_rl_zoo3``).
+
+Only the few hyperparameters that matter are searched:
+
+- :data:`SEARCH_SPACE`, keyed by constructor parameter name: an algorithm samples every entry its constructor
+  accepts (world-model / actor / critic learning rates, train ratio, imagination horizon, entropy scale), so an
+  algorithm added later gets a sampler without any change here;
+- :data:`POLICY_SEARCH_SPACE`: the model size preset (``policy_kwargs=dict(model_size=...)``; it replaces the
+  YAML entry's ``policy_kwargs``);
+- :data:`EXTRA_SEARCH_SPACE`, keyed by algorithm name: what only one algorithm has (PlaNet's planning horizon
+  and number of CEM candidates).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+#: a dimension: ``("float", low, high, log)``, ``("int", low, high)`` or ``("categorical", choices)``
+Dimension = tuple
+
+#: constructor parameters searched for every algorithm that accepts them
+SEARCH_SPACE: dict[str, Dimension] = {
+    "learning_rate": ("float", 1e-4, 3e-3, True),
+    "actor_lr": ("float", 1e-5, 1e-3, True),
+    "critic_lr": ("float", 1e-5, 1e-3, True),
+    "train_ratio": ("categorical", [16, 32, 64, 128, 256, 512]),
+    "imag_horizon": ("categorical", [8, 15, 25]),
+    "ent_coef": ("float", 1e-5, 1e-2, True),
+}
+
+#: ``policy_kwargs`` entries searched for every algorithm
+POLICY_SEARCH_SPACE: dict[str, Dimension] = {
+    "model_size": ("categorical", ["tiny", "XS", "S"]),
+}
+
+#: algorithm-specific dimensions, keyed by zoo algorithm name
+EXTRA_SEARCH_SPACE: dict[str, dict[str, Dimension]] = {
+    "planet": {
+        "planning_horizon": ("categorical", [6, 12, 20]),
+        "n_candidates": ("categorical", [100, 300, 1000]),
+    },
+}
+
+
+def _suggest(trial: Any, name: str, dim: Dimension) -> Any:
+    kind = dim[0]
+    if kind == "float":
+        return trial.suggest_float(name, dim[1], dim[2], log=bool(dim[3]) if len(dim) > 3 else False)
+    if kind == "int":
+        return trial.suggest_int(name, dim[1], dim[2])
+    if kind == "categorical":
+        return trial.suggest_categorical(name, dim[1])
+    raise ValueError(f"Unknown dimension kind {kind!r} for {name!r}")
+
+
+def search_space(algo: str) -> dict[str, Dimension]:
+    """The dimensions searched for ``algo`` (constructor ones, then policy ones, then its extras).
+
+    :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
+    :return: parameter name -> dimension
+    """
+    from dreamer_sb3.zoo.registry import algorithm_class
+
+    accepted = set(inspect.signature(algorithm_class(algo).__init__).parameters)
+    space = {name: dim for name, dim in SEARCH_SPACE.items() if name in accepted}
+    space.update(POLICY_SEARCH_SPACE)
+    space.update({name: dim for name, dim in EXTRA_SEARCH_SPACE.get(algo, {}).items() if name in accepted})
+    return space
+
+
+def convert_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """Raw trial parameters -> constructor hyperparameters (policy-kwargs entries move into ``policy_kwargs``).
+
+    :param sampled_params: ``trial.params``
+    :return: hyperparameters that override the YAML entry
+    """
+    hyperparams = dict(sampled_params)
+    policy_kwargs = {name: hyperparams.pop(name) for name in POLICY_SEARCH_SPACE if name in hyperparams}
+    if policy_kwargs:
+        hyperparams["policy_kwargs"] = policy_kwargs
+    return hyperparams
+
+
+def make_sampler(algo: str) -> Callable[[Any, int, int, dict], dict[str, Any]]:
+    """rl-zoo3 sampler for ``algo``: ``sampler(trial, n_actions, n_envs, additional_args) -> hyperparams``."""
+
+    def sampler(trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+        raw = {name: _suggest(trial, name, dim) for name, dim in search_space(algo).items()}
+        return convert_params(raw)
+
+    sampler.__name__ = sampler.__qualname__ = f"sample_{algo}_params"
+    sampler.__doc__ = f"Optuna sampler for {algo} (see :mod:`dreamer_sb3.zoo.hyperparams_opt`)."
+    return sampler
+
+
+def register_samplers() -> None:
+    """Add a sampler and a converter for every zoo algorithm to rl-zoo3's tables (idempotent)."""
+    import rl_zoo3.hyperparams_opt as opt
+
+    from dreamer_sb3.zoo.registry import ALGORITHMS
+
+    for algo in ALGORITHMS:
+        opt.HYPERPARAMS_SAMPLER[algo] = make_sampler(algo)
+        opt.HYPERPARAMS_CONVERTER[algo] = convert_params
