@@ -8,7 +8,17 @@
 - :func:`load_pretrained`: a shipped agent as a ready model, offline.
 """
 
-from dreamer_sb3.zoo.pretrained import load_pretrained
+from typing import Any
+
 from dreamer_sb3.zoo.registry import ALGORITHMS, algorithm_class, hyperparams_path, register_in_rl_zoo3
 
 __all__ = ["ALGORITHMS", "algorithm_class", "hyperparams_path", "load_pretrained", "register_in_rl_zoo3"]
+
+
+def __getattr__(name: str) -> Any:
+    # load_pretrained is imported lazily, so ``python -m dreamer_sb3.zoo.pretrained`` runs its module only once
+    if name == "load_pretrained":
+        from dreamer_sb3.zoo.pretrained import load_pretrained
+
+        return load_pretrained
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,8 +18,9 @@ Recording a score (after training with ``python -m dreamer_sb3.zoo.train ... -f 
 evaluates the model deterministically on rl-zoo3's test env (the same env ``enjoy`` builds from the saved
 config), writes ``results.json`` (the hub's keys ``mean_reward``, ``std_reward``, ``is_deterministic``,
 ``n_eval_episodes``, ``eval_datetime`` plus every episode's return, seeds, env steps and the exact commands) and,
-with ``--strip``, drops optimizer moments and the replay buffer from the shipped copy (the networks are kept;
-continuing training from a stripped agent starts with fresh Adam moments).
+with ``--strip``, drops optimizer moments from the shipped copy and deletes replay buffers, checkpoints and the
+unrecorded ``best_model.zip`` (the networks are kept; continuing training from a stripped agent starts with fresh
+Adam moments).
 
 Hub layout: rl-zoo3's ``<org>/<algo>-<EnvName>`` repositories hold ``<algo>-<EnvName>.zip``, ``config.yml``,
 ``args.yml``, ``env_kwargs.yml``, ``train_eval_metrics.zip`` and ``results.json``; :func:`export_hub_folder`
@@ -175,7 +176,8 @@ def record(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = 
     """Evaluate a run's model and write its ``results.json`` and ``<EnvName>/env_kwargs.yml``.
 
     :param best: record ``best_model.zip`` (the shipped model then is the best evaluation checkpoint)
-    :param strip: drop optimizer moments from the model files and delete replay buffers and checkpoints
+    :param strip: drop optimizer moments from the model files; delete replay buffers, checkpoints and (unless it
+        is the recorded model) ``best_model.zip``
     :param command: the command to record (default: this process's command line)
     :return: the results
     """
@@ -185,11 +187,14 @@ def record(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = 
     run = run_dir(algo, env_id, exp_id, folder)
     path = model_path(algo, env_id, exp_id, folder, best=best)
     if strip:
+        extra = [*run.glob("rl_model_*_steps.zip"), *run.glob("*replay_buffer*.pkl")]
+        if not best:
+            extra.append(run / BEST_MODEL)
+        for p in extra:
+            p.unlink(missing_ok=True)
         for p in [run / f"{_env_name(env_id)}.zip", run / BEST_MODEL]:
             if p.is_file():
                 strip_for_shipping(p, algo)
-        for p in [*run.glob("rl_model_*_steps.zip"), *run.glob("*replay_buffer*.pkl")]:
-            p.unlink()
     model = algorithm_class(algo).load(path, device="cpu")
     rewards, lengths = evaluate(model, run, env_id, n_episodes, seed=seed)
     with open(run / _env_name(env_id) / "env_kwargs.yml", "w") as f:
@@ -274,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load-best", action="store_true", help="record best_model.zip instead of the final model")
-    parser.add_argument("--strip", action="store_true", help="drop optimizer moments, replay buffers and checkpoints")
+    parser.add_argument("--strip", action="store_true",
+                        help="drop optimizer moments, replay buffers, checkpoints and an unrecorded best_model.zip")
     parser.add_argument("--num-threads", type=int, default=1)
     args = parser.parse_args(argv)
     if args.num_threads > 0:

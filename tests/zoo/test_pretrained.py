@@ -1,0 +1,113 @@
+"""Shipped agents: offline loading, recorded scores reproduced, size, hub layout round trip; the list command."""
+
+import json
+import socket
+
+import numpy as np
+import pytest
+
+from dreamer_sb3.zoo import list as zoo_list
+from dreamer_sb3.zoo import load_pretrained
+from dreamer_sb3.zoo.pretrained import evaluate, export_hub_folder, hub_repo_id, shipped_agents
+
+SHIPPED = shipped_agents()
+#: episodes re-run per shipped agent (the first ones of the recorded evaluation, same seed)
+N_CHECK = 3
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_at_least_the_cartpole_agent_is_shipped():
+    assert ("dreamerv3", "CartPole-v1") in {(a["algo"], a["env_id"]) for a in SHIPPED}
+
+
+@pytest.mark.parametrize("agent", SHIPPED, ids=[f"{a['algo']}-{a['env_id']}" for a in SHIPPED])
+def test_shipped_agent_loads_offline_and_reproduces_its_score(agent, offline):
+    res = agent["results"]
+    model = load_pretrained(agent["algo"], agent["env_id"], device="cpu")
+    assert model.num_timesteps == res["env_steps"]
+    rewards, _ = evaluate(model, agent["run"], agent["env_id"], N_CHECK, seed=res["eval_seed"])
+    recorded = np.mean(res["episode_rewards"][:N_CHECK])
+    tolerance = 0.1 * max(abs(recorded), 1.0) + res["std_reward"]
+    assert abs(np.mean(rewards) - recorded) <= tolerance, (rewards, res["episode_rewards"][:N_CHECK])
+
+
+@pytest.mark.parametrize("agent", SHIPPED, ids=[f"{a['algo']}-{a['env_id']}" for a in SHIPPED])
+def test_shipped_agent_layout_and_size(agent):
+    run, res = agent["run"], agent["results"]
+    env_name = agent["env_id"].replace("/", "-")
+    for name in [f"{env_name}.zip", f"{env_name}/config.yml", f"{env_name}/args.yml", f"{env_name}/command.txt",
+                 f"{env_name}/env_kwargs.yml", "results.json"]:
+        assert (run / name).is_file(), name
+    assert sum(p.stat().st_size for p in run.rglob("*") if p.is_file()) <= 5 * 1024 * 1024
+    assert res["n_eval_episodes"] >= 10 and res["is_deterministic"]
+    assert res["train_command"].split("python", 1)[1].startswith(" -m dreamer_sb3.zoo.train")
+    for key in ("mean_reward", "std_reward", "eval_datetime", "eval_seed", "train_seed", "env_steps", "eval_command"):
+        assert key in res
+
+
+def test_hub_layout_round_trip_offline(tmp_path, monkeypatch, offline):
+    """export_hub_folder writes what rl-zoo3's load_from_hub downloads; its download puts it back in the zoo layout."""
+    import rl_zoo3.load_from_hub as rl_load
+    from huggingface_sb3 import EnvironmentName
+    from requests.exceptions import HTTPError
+
+    hub = export_hub_folder("dreamerv3", "CartPole-v1", tmp_path / "hub")
+    assert hub_repo_id("dreamerv3", "CartPole-v1", "someorg") == "someorg/dreamerv3-CartPole-v1"
+    assert {p.name for p in hub.iterdir()} == {"dreamerv3-CartPole-v1.zip", "config.yml", "args.yml",
+                                               "env_kwargs.yml", "train_eval_metrics.zip", "results.json"}
+    def fake_download(repo_id: str, filename: str) -> str:  # the hub answers 404 for a missing file
+        if not (hub / filename).is_file():
+            raise HTTPError(f"404: {repo_id}/{filename}")
+        return str(hub / filename)
+
+    monkeypatch.setattr(rl_load, "load_from_hub", fake_download)
+    rl_load.download_from_hub("dreamerv3", EnvironmentName("CartPole-v1"), 0, str(tmp_path / "zoo"), "someorg")
+    model = load_pretrained("dreamerv3", "CartPole-v1", folder=tmp_path / "zoo", device="cpu")
+    shipped = load_pretrained("dreamerv3", "CartPole-v1", device="cpu")
+    obs = np.zeros((5, 4), dtype=np.float32)
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], shipped.predict(obs, deterministic=True)[0])
+    assert json.loads((hub / "results.json").read_text())["mean_reward"] == shipped_agents()[0]["results"]["mean_reward"]
+
+
+def test_yaml_status_parsing():
+    text = """
+A-v1:
+  # tuned here: 500 at 6k steps
+  policy: 'MlpPolicy'
+B-v1: &b
+  # paper setting, not yet verified here
+  policy: 'CnnPolicy'
+ns/C-v0: {<<: *b}  # paper setting, not yet verified here
+D-v0:
+  policy: 'MlpPolicy'
+  # a later comment is not the status
+"""
+    assert zoo_list.yaml_status(text) == {
+        "A-v1": "tuned here: 500 at 6k steps",
+        "B-v1": "paper setting, not yet verified here",
+        "ns/C-v0": "paper setting, not yet verified here",
+        "D-v0": "not yet verified here",
+    }
+
+
+def test_list_command_output(capsys):
+    zoo_list.main([])
+    out = capsys.readouterr().out
+    assert out.startswith("| algo | env id | YAML status | pretrained agent |")
+    cartpole = next(line for line in out.splitlines() if line.startswith("| dreamerv3 | CartPole-v1 |"))
+    assert "| tuned here: " in cartpole and "| yes: " in cartpole
+    assert "| dreamerv3 | dreamer_sb3/dmc-walker-walk-v0 | paper setting, not yet verified here | no |" in out
+    assert "| dreamerv3 | dreamer_sb3/atari-pong-v0 | paper setting, not yet verified here | no |" in out
+    for algo in ("planet", "dreamerv1", "dreamerv2"):
+        assert f"| {algo} | CartPole-v1 |" in out
+    zoo_list.main(["--pretrained"])
+    assert all("| yes: " in line for line in capsys.readouterr().out.splitlines()[2:])
