@@ -165,8 +165,15 @@ class DreamerAlgorithm(BaseAlgorithm):
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.replay_buffer.save(path)
 
-    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
-        """Load a replay buffer written by :meth:`save_replay_buffer` (also SB3-style ``.pkl`` names)."""
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
+        """Load a replay buffer written by :meth:`save_replay_buffer` (also SB3-style ``.pkl`` names).
+
+        :param path: file written by :meth:`save_replay_buffer`
+        :param truncate_last_traj: accepted for compatibility with SB3's off-policy signature (rl-zoo3's ``-i``
+            passes it). Nothing needs truncating here: when training resumes, the env is reset and the
+            new observations are stored with ``is_first``, so no sequence runs across the resume point,
+            and the interrupted episode's last step is (correctly) not marked terminal.
+        """
         if isinstance(path, str | pathlib.Path) and not pathlib.Path(path).exists() and pathlib.Path(f"{path}.pkl").exists():
             path = f"{path}.pkl"
         buf = SequenceReplay.load(path, obs_shapes=self._replay_obs_shapes(), capacity=self.buffer_size)
