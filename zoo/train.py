@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,30 +34,39 @@ def _our_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return ours, rest
 
 
+class _RandomPolicy:
+    """Uniformly random actions through the ``predict`` interface ``evaluate_policy`` expects."""
+
+    def __init__(self, action_space: Any, n_envs: int, seed: int) -> None:
+        self.action_space, self.n_envs = action_space, n_envs
+        self.action_space.seed(seed)
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, None]:
+        return np.array([self.action_space.sample() for _ in range(self.n_envs)]), None
+
+
 def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes: int, seed: int = 0) -> dict:
-    """Mean ± std return of the saved agent (deterministic) and of a random policy on fresh envs."""
-    import gymnasium as gym
-    from stable_baselines3.common.env_util import make_vec_env
+    """Mean ± std return of the saved agent (deterministic) and of a uniformly random policy.
+
+    Both run on the env rl-zoo3's ``enjoy`` builds from the run's saved config (its env wrappers, e.g. action
+    repeat, and env kwargs), seeded with ``seed + 1000``.
+    """
     from stable_baselines3.common.evaluation import evaluate_policy
 
+    from dreamer_sb3.zoo.pretrained import make_eval_env
     from dreamer_sb3.zoo.registry import algorithm_class
 
+    run = os.path.dirname(model_path)
     model = algorithm_class(algo).load(model_path, device="cpu")
-    env = make_vec_env(env_id, n_envs=1, seed=seed + 1000)
-    mean, std = evaluate_policy(model, env, n_eval_episodes=n_episodes, deterministic=True)
-    rand_env = gym.make(env_id)
-    rand_env.action_space.seed(seed)
-    returns = []
-    for ep in range(n_episodes):
-        rand_env.reset(seed=seed + 2000 + ep)
-        done, total = False, 0.0
-        while not done:
-            _, r, term, trunc, _ = rand_env.step(rand_env.action_space.sample())
-            total += float(r)
-            done = term or trunc
-        returns.append(total)
-    return {"agent_mean": float(mean), "agent_std": float(std), "random_mean": float(np.mean(returns)),
-            "random_std": float(np.std(returns)), "episodes": n_episodes}
+    results = {"episodes": n_episodes}
+    for name, policy in [("agent", model), ("random", None)]:
+        env = make_eval_env(run, env_id, seed=seed + 1000)
+        policy = policy or _RandomPolicy(env.action_space, env.num_envs, seed)
+        mean, std = evaluate_policy(policy, env, n_eval_episodes=n_episodes, deterministic=True, warn=False)
+        env.close()
+        results.update({f"{name}_mean": float(mean), f"{name}_std": float(std)})
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> None:
