@@ -5,7 +5,7 @@ Every rl-zoo3 ``enjoy`` flag works (``--load-best``, ``--load-checkpoint N``, ``
 module adds:
 
 - our algorithms are registered in rl-zoo3 (``--algo dreamerv3``);
-- without ``-f/--folder`` the agents shipped with the package (``dreamer_sb3/zoo/agents``) are used, so
+- without ``-f/--folder`` the agents shipped with the package (``zoo/agents`` in the repository) are used, so
   ``python -m dreamer_sb3.zoo.enjoy --algo dreamerv3 --env CartPole-v1`` runs the pretrained agent offline.
 
 rl-zoo3's loop passes ``state`` and ``episode_start`` to ``model.predict`` (as for ``RecurrentPPO``), so the RSSM

@@ -1,6 +1,6 @@
 """Pretrained agents: loading them offline, recording their scores, and the Hugging Face hub layout.
 
-Shipped agents live in ``dreamer_sb3/zoo/agents`` in rl-zoo3's layout (what ``train`` writes and ``enjoy``
+Shipped agents live in ``zoo/agents`` (the package's ``AGENTS_DIR``) in rl-zoo3's layout (what ``train`` writes and ``enjoy``
 reads)::
 
     agents/<algo>/<EnvName>_<id>/<EnvName>.zip          final model (EnvName = env id with "/" -> "-")
@@ -11,7 +11,7 @@ reads)::
 
 ``load_pretrained("dreamerv3", "CartPole-v1")`` returns the model, ready for ``predict``, without the network.
 
-Recording a score (after training with ``python -m dreamer_sb3.zoo.train ... -f dreamer_sb3/zoo/agents``)::
+Recording a score (after training with ``python -m dreamer_sb3.zoo.train ... -f zoo/agents``)::
 
     python -m dreamer_sb3.zoo.pretrained --algo dreamerv3 --env CartPole-v1 --episodes 10 --strip
 

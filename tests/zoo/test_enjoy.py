@@ -15,7 +15,7 @@ def _episode_rewards(out: str) -> list[float]:
 
 
 def test_enjoy_runs_the_shipped_cartpole_agent_by_default(capsys):
-    # no -f: the agents shipped in dreamer_sb3/zoo/agents, no network
+    # no -f: the agents shipped in zoo/agents, no network
     enjoy.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "--no-render", "-n", "520", "--deterministic",
                 "--num-threads", "1"])
     out = capsys.readouterr().out
