@@ -164,11 +164,16 @@ def main() -> None:
     parser.add_argument("--batch-length", type=int, default=64)
     parser.add_argument("--horizon", type=int, default=15)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
         config, precision, actor_grad = args._child.split(",")
+        if args.threads > 0:
+            import torch
+
+            torch.set_num_threads(args.threads)
         result = measure(config, precision, actor_grad, args.repeats, args.batch_size, args.batch_length, args.horizon,
                          args.device)
         print("RESULT " + json.dumps(result))
@@ -180,7 +185,7 @@ def main() -> None:
             for actor_grad in args.actor_grads:
                 cmd = [sys.executable, __file__, "--_child", f"{config},{precision},{actor_grad}", "--repeats",
                        str(args.repeats), "--batch-size", str(args.batch_size), "--batch-length", str(args.batch_length),
-                       "--horizon", str(args.horizon), "--device", args.device]
+                       "--horizon", str(args.horizon), "--device", args.device, "--threads", str(args.threads)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
                 if out.returncode != 0 or not lines:
