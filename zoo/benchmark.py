@@ -63,7 +63,6 @@ def _config_for(algo: str) -> str:
 def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval_episodes: int,
             log_folder: str) -> dict[str, Any]:
     """Train one (algo, env, seed) with rl-zoo3's set-up and record its evaluation curve."""
-    import torch as th
     from rl_zoo3.exp_manager import ExperimentManager
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.evaluation import evaluate_policy
@@ -108,7 +107,6 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
                 self._evaluate()
 
     curve = Curve()
-    th.set_num_threads(max(1, th.get_num_threads()))
     model.learn(budget, callback=curve)
     eval_env.close()
     model.get_env().close()
