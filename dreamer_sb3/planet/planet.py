@@ -4,7 +4,8 @@ What PlaNet is on top of the shared RSSM core:
 
 - a Gaussian RSSM (deter 200, stoch 30) with ELU layers, no LayerNorm, zero initial state;
   observations decoded with a unit-variance Gaussian, rewards with a unit-variance Gaussian,
-  no continue head; vector observations are not symlogged
+  no continue head (``predict_discount=True`` adds one for tasks that end on failure, an extension
+  beyond the paper); vector observations are not symlogged
 - the world-model loss: reconstruction + reward NLL + ``KL(post || prior)`` with 3 free nats
   (``rssm.kl`` with equal dynamics and representation weights gives exactly that gradient)
 - no actor and no critic: every action is planned by the cross-entropy method (CEM) in latent
@@ -85,14 +86,24 @@ class PlanetPolicy(DreamerPolicy):
     @th.no_grad()
     def imagined_return(self, start: State, actions: th.Tensor, deterministic: bool = False) -> th.Tensor:
         """Sum of predicted rewards of the trajectories imagined from ``start`` ``(M, ·)`` under
-        the open-loop ``actions`` ``(H, M, A)`` (model-space vectors); returns ``(M,)``."""
-        rssm = self.world_model.rssm
+        the open-loop ``actions`` ``(H, M, A)`` (model-space vectors); returns ``(M,)``.
+
+        With a continue head the reward of step ``t`` is weighted by the predicted probability that
+        the episode is still running when it is received, ``prod_{k<t} sigmoid(cont_k)`` (the
+        first reward counts in full), so plans that end the episode early score less."""
+        rssm, wm = self.world_model.rssm, self.world_model
         action_proj = rssm.img_in_action(actions)  # (H, M, hidden), batched over time
         state, feats = start, []
         for t in range(actions.shape[0]):
             state, _ = rssm.img_step(state, actions[t], deterministic, action_proj[t])
             feats.append(rssm.feat(state))
-        return self.world_model.reward(th.stack(feats)).mean.sum(0)
+        feat = th.stack(feats)
+        reward = wm.reward(feat).mean.float()
+        if wm.cont is None:
+            return reward.sum(0)
+        alive = th.sigmoid(wm.cont(feat)[..., 0].float())
+        weight = th.cat([th.ones_like(alive[:1]), alive[:-1].cumprod(0)], 0)
+        return (weight * reward).sum(0)
 
     @th.no_grad()
     def plan(self, state: State, deterministic: bool = False, generator: th.Generator | None = None) -> th.Tensor:
@@ -137,6 +148,10 @@ class PlaNet(DreamerAlgorithm):
         discrete actions the probability of a uniformly random action
     :param free_nats: free nats of the KL
     :param kl_scale: weight of the KL
+    :param predict_discount: learn a continue head and weight each planned reward by the predicted
+        probability that the episode is still running (not in the paper; for tasks that end on
+        failure, like CartPole, where every step's reward is the same)
+    :param discount_scale: weight of the continue head's loss
     :param model_grad_clip: gradient-norm clip
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     """
@@ -172,6 +187,8 @@ class PlaNet(DreamerAlgorithm):
         exploration_noise: float = 0.3,
         free_nats: float = 3.0,
         kl_scale: float = 1.0,
+        predict_discount: bool = False,
+        discount_scale: float = 10.0,
         model_grad_clip: float = 1000.0,
         precision: str = "fp32",
         policy_kwargs: dict[str, Any] | None = None,
@@ -185,6 +202,8 @@ class PlaNet(DreamerAlgorithm):
         self.planning_horizon, self.n_candidates, self.top_k, self.cem_iters = planning_horizon, n_candidates, top_k, cem_iters
         self.exploration_noise = exploration_noise
         self.free_nats, self.kl_scale = free_nats, kl_scale
+        self.predict_discount, self.discount_scale = predict_discount, discount_scale
+        self.loss_scales = {**type(self).loss_scales, "cont": discount_scale}
         self.model_grad_clip = model_grad_clip
         super().__init__(
             policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
@@ -194,7 +213,8 @@ class PlaNet(DreamerAlgorithm):
     def _policy_kwargs(self) -> dict[str, Any]:
         return {
             "planning_horizon": self.planning_horizon, "n_candidates": self.n_candidates, "top_k": self.top_k,
-            "cem_iters": self.cem_iters, "exploration_noise": self.exploration_noise, **super()._policy_kwargs(),
+            "cem_iters": self.cem_iters, "exploration_noise": self.exploration_noise,
+            **super()._policy_kwargs(), "cont_head": self.predict_discount,
         }
 
     def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:

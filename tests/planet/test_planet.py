@@ -164,3 +164,46 @@ def test_planet_learns_pendulum():
     print(f"PlaNet Pendulum-v1: {mean:.1f} vs random {baseline:.1f} in {timer.seconds:.0f} s")
     assert baseline < -1000
     assert mean > baseline + 400, f"PlaNet reached {mean:.1f}, random policy {baseline:.1f}"
+
+
+def test_continue_head_weights_planned_rewards_by_survival():
+    """predict_discount: reward t counts with prod_{k<t} p(continue_k), so plans that end the episode score less."""
+    policy = PlanetPolicy(OBS, spaces.Box(-1.0, 1.0, (1,), np.float32), lambda _: 1e-3, model_size="tiny", classes=0,
+                          actor=False, critic=False, slow_critic=False, return_norm=False, cont_head=True,
+                          reward_head="mse", planning_horizon=3)
+
+    def img_step(state, action, deterministic=False, action_proj=None):
+        return State(state.deter, action), None
+
+    class Feat(nn.Module):  # feat = the last action; continue logit = 2 * action
+        def forward(self, feat):
+            return 2.0 * feat[..., -1:]
+
+    class UnitReward(nn.Module):  # reward 1 on every step
+        def forward(self, feat):
+            return MSEDist(th.ones(feat.shape[:-1]))
+
+    policy.world_model.rssm.img_step = img_step
+    policy.world_model.rssm.feat = lambda state: state.stoch
+    policy.world_model.reward = UnitReward()
+    policy.world_model.cont = Feat()
+    actions = th.tensor([[[1.0], [-1.0]], [[1.0], [-1.0]], [[1.0], [-1.0]]])  # (H=3, M=2, A=1)
+    start = State(th.zeros(2, 1), th.zeros(2, 1))
+    p_hi, p_lo = th.sigmoid(th.tensor(2.0)), th.sigmoid(th.tensor(-2.0))
+    expected = th.stack([1 + p_hi + p_hi**2, 1 + p_lo + p_lo**2])
+    assert th.allclose(policy.imagined_return(start, actions), expected, atol=1e-6)
+    policy.world_model.cont = None  # the paper's PlaNet: the plain sum of rewards
+    assert th.allclose(policy.imagined_return(start, actions), th.tensor([3.0, 3.0]))
+
+
+def test_predict_discount_builds_and_trains_the_continue_head():
+    env = gym.make("CartPole-v1")
+    model = PlaNet("MlpPolicy", env, predict_discount=True, learning_starts=32, batch_size=4, batch_length=8,
+                   train_ratio=32, n_candidates=20, top_k=4, cem_iters=2, planning_horizon=4,
+                   policy_kwargs=dict(model_size="tiny", classes=0), seed=0)
+    assert model.policy.world_model.cont is not None
+    assert PlaNet("MlpPolicy", env).policy.world_model.cont is None  # the paper's PlaNet: no continue head
+    captured, train_step = [], model._train_step
+    model._train_step = lambda batch: captured.append(train_step(batch)) or captured[-1]
+    model.learn(48)
+    assert captured and all(th.isfinite(m["cont_loss"]) for m in captured)
