@@ -34,7 +34,7 @@ BASELINES = ("ppo", "a2c", "dqn", "sac", "td3")
 DISCRETE_ONLY = {"dqn"}
 CONTINUOUS_ONLY = {"sac", "td3"}
 #: default budget (env steps) and success threshold per env
-DEFAULT_BUDGETS = {"CartPole-v1": 20_000, "Acrobot-v1": 20_000, "Pendulum-v1": 20_000}
+DEFAULT_BUDGETS = {"CartPole-v1": 20_000, "Acrobot-v1": 20_000, "Pendulum-v1": 10_000}
 DEFAULT_THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0}
 
 
@@ -73,6 +73,9 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
     manager = ExperimentManager(args, algo, env_id, log_folder, n_timesteps=budget, eval_freq=0, seed=seed,
                                 verbose=0, config=_config_for(algo), device="cpu", log_interval=-2)
     model, _ = manager.setup_experiment()
+    # the budget and the curve count env steps: an agent whose env wrapper repeats each action k times
+    # (Dreamer's action repeat) takes budget / k agent steps
+    repeat = action_repeat(model.get_env())
     eval_env = manager.create_envs(1, eval_env=True, no_log=True)
     eval_env.seed(seed + 10_000)
 
@@ -88,7 +91,7 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
             self.train_time += time.perf_counter() - self._t0
             sync_envs_normalization(self.training_env, eval_env)
             mean, std = evaluate_policy(self.model, eval_env, n_eval_episodes=eval_episodes, deterministic=True)
-            self.points.append({"steps": int(self.num_timesteps), "mean": float(mean), "std": float(std),
+            self.points.append({"steps": int(self.num_timesteps) * repeat, "mean": float(mean), "std": float(std),
                                 "wall": self.train_time, "updates": int(getattr(self.model, "_n_updates", 0))})
             self._next += eval_freq
             self._t0 = time.perf_counter()
@@ -98,20 +101,30 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
             self._evaluate()
 
         def _on_step(self) -> bool:
-            if self.num_timesteps >= self._next:
+            if self.num_timesteps * repeat >= self._next:
                 self._evaluate()
             return True
 
         def _on_training_end(self) -> None:
-            if not self.points or self.points[-1]["steps"] != self.num_timesteps:
+            if not self.points or self.points[-1]["steps"] != self.num_timesteps * repeat:
                 self._evaluate()
 
     curve = Curve()
-    model.learn(budget, callback=curve)
+    model.learn(max(budget // repeat, 1), callback=curve)
     eval_env.close()
     model.get_env().close()
-    return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "curve": curve.points,
+    return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "action_repeat": repeat, "curve": curve.points,
             "train_seconds": curve.train_time, "updates": int(getattr(model, "_n_updates", 0))}
+
+
+def action_repeat(venv: Any) -> int:
+    """How many env steps one agent step takes in ``venv``: the ``repeat`` of a
+    :class:`~dreamer_sb3.wrappers.action_repeat.ActionRepeat` wrapper, else 1."""
+    from dreamer_sb3.wrappers.action_repeat import ActionRepeat
+
+    if not venv.env_is_wrapped(ActionRepeat)[0]:
+        return 1
+    return int(venv.get_attr("repeat", [0])[0])
 
 
 def steps_to_threshold(curve: list[dict[str, float]], threshold: float) -> int | None:

@@ -2,7 +2,18 @@
 
 import json
 
-from dreamer_sb3.zoo.benchmark import applicable, markdown_table, run_benchmark, steps_to_threshold, summarize
+import gymnasium as gym
+from stable_baselines3.common.env_util import make_vec_env
+
+from dreamer_sb3.wrappers.action_repeat import ActionRepeat
+from dreamer_sb3.zoo.benchmark import (
+    action_repeat,
+    applicable,
+    markdown_table,
+    run_benchmark,
+    steps_to_threshold,
+    summarize,
+)
 
 
 def test_applicability_by_action_space():
@@ -43,3 +54,19 @@ def test_summary_table_format():
     rows = summarize(runs, {"E": 5.0})
     assert rows[0]["steps_to_threshold"] == 10 and rows[0]["updates_per_second"] == 2.0
     assert "| E | a | 1 | 5.0 ± 0.0 | 5.0 | 10 (1/1) | 2 | 2.0 |" in markdown_table(rows)
+
+
+def test_action_repeat_is_read_from_the_wrapper():
+    assert action_repeat(make_vec_env("Pendulum-v1", 1)) == 1
+    venv = make_vec_env("Pendulum-v1", 1, wrapper_class=ActionRepeat, wrapper_kwargs={"repeat": 3})
+    assert action_repeat(venv) == 3
+
+
+def test_budget_and_curve_count_env_steps_under_action_repeat(tmp_path):
+    # our Pendulum-v1 entry repeats actions twice: 200 env steps are 100 agent steps, and the curve's x is env steps
+    results = run_benchmark(["Pendulum-v1"], ["dreamerv3"], seeds=1, output=str(tmp_path), budget=200, eval_freq=100,
+                            eval_episodes=1, progress=False)
+    (run,) = results
+    assert run["action_repeat"] == 2
+    assert [p["steps"] for p in run["curve"]] == [0, 100, 200]
+    assert gym.make("Pendulum-v1").spec.max_episode_steps == 200  # one eval episode = 100 agent steps
