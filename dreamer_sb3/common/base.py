@@ -85,6 +85,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         seed: int | None = None,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        compile: bool = False,
     ) -> None:
         super().__init__(
             policy, env, learning_rate, policy_kwargs=policy_kwargs, stats_window_size=stats_window_size,
@@ -101,6 +102,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.batch_length = batch_length
         self.train_ratio = train_ratio
         self.precision = precision
+        self.compile = compile
         self.replay_buffer: SequenceReplay | None = None
         if _init_setup_model:
             self._setup_model()
@@ -117,6 +119,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule,
                                         **self._policy_kwargs())
         self.policy = self.policy.to(self.device)
+        if getattr(self, "compile", False):
+            self.policy.compile_modules()
         self._update_credit = 0.0
         self._train_latent: tuple[State, th.Tensor] | None = None
         self._metrics: list[dict[str, th.Tensor]] = []

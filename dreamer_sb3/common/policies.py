@@ -22,9 +22,9 @@ from torch import nn
 
 from dreamer_sb3.common.actions import ActionCodec
 from dreamer_sb3.common.distributions import BoundedNormal, OneHotDist, TanhNormal, unimix_logits
-from dreamer_sb3.common.networks import MLP, ObsLayout
+from dreamer_sb3.common.networks import MLP, ConvDecoder, ConvEncoder, ObsLayout
 from dreamer_sb3.common.returns import PercentileNormalizer
-from dreamer_sb3.common.rssm import State
+from dreamer_sb3.common.rssm import GRUCell, State
 from dreamer_sb3.common.sizes import resolve_size
 from dreamer_sb3.common.world_model import ScalarHead, WorldModel
 
@@ -191,6 +191,30 @@ class DreamerPolicy(BasePolicy):
             self.actor_optimizer = th.optim.Adam(self.actor.parameters(), lr=actor_lr, eps=ac_eps)
         if self.critic is not None:
             self.critic_optimizer = th.optim.Adam(self.critic.parameters(), lr=critic_lr, eps=ac_eps)
+
+    def compile_modules(self) -> list[nn.Module]:
+        """``torch.compile`` every network block in place (``nn.Module.compile``: parameters, state dict
+        and checkpoints are unchanged): the conv stacks, every MLP (heads, actor, critic, vector
+        encoder / decoder), the GRU cell and the RSSM's LayerNorm + activation blocks. Compiling these
+        fuses the elementwise work (LayerNorm, activations, GRU gates) between the matmuls and convs; the
+        Python control flow (the scan, sampling, the distributions) stays eager. Shapes are static: each
+        new batch shape compiles once more.
+
+        :return: the compiled modules
+        """
+        rssm = self.world_model.rssm
+        kinds = (MLP, ConvEncoder, ConvDecoder, GRUCell)
+        targets: list[nn.Module] = [rssm.prior_net, rssm.post_block, rssm.img_in_block]
+        inside: set[int] = set()
+        for module in self.modules():
+            if id(module) in inside:
+                continue
+            if isinstance(module, kinds):
+                targets.append(module)
+                inside.update(id(m) for m in module.modules())
+        for module in targets:
+            module.compile(dynamic=False)
+        return targets
 
     # ------------------------------------------------------------------ SB3 plumbing
     def optimizer_names(self) -> list[str]:

@@ -60,6 +60,8 @@ class DreamerV1(ActorCriticDreamer):
     :param model_grad_clip: world-model gradient-norm clip
     :param ac_grad_clip: actor and value gradient-norm clip
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
+    :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
+        place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
@@ -96,6 +98,7 @@ class DreamerV1(ActorCriticDreamer):
         model_grad_clip: float = 100.0,
         ac_grad_clip: float = 100.0,
         precision: str = "fp32",
+        compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -116,7 +119,7 @@ class DreamerV1(ActorCriticDreamer):
         self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": discount_scale}
         super().__init__(
             policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
-            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
+            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model, compile=compile,
         )
 
     def _policy_kwargs(self) -> dict[str, Any]:

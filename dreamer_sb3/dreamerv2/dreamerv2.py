@@ -88,6 +88,8 @@ class DreamerV2(ActorCriticDreamer):
     :param model_grad_clip: world-model gradient-norm clip
     :param ac_grad_clip: actor and critic gradient-norm clip
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
+    :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
+        place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
@@ -129,6 +131,7 @@ class DreamerV2(ActorCriticDreamer):
         model_grad_clip: float = 100.0,
         ac_grad_clip: float = 100.0,
         precision: str = "fp32",
+        compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -152,6 +155,7 @@ class DreamerV2(ActorCriticDreamer):
         super().__init__(
             policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio,  # type: ignore[arg-type]
             precision, policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
+            compile=compile,
         )
 
     # ------------------------------------------------------------------ what V2 changed

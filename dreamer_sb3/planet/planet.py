@@ -154,6 +154,8 @@ class PlaNet(DreamerAlgorithm):
     :param discount_scale: weight of the continue head's loss
     :param model_grad_clip: gradient-norm clip
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
+    :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
+        place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
     """
 
     policy_aliases: ClassVar[dict[str, type[DreamerPolicy]]] = {
@@ -191,6 +193,7 @@ class PlaNet(DreamerAlgorithm):
         discount_scale: float = 10.0,
         model_grad_clip: float = 1000.0,
         precision: str = "fp32",
+        compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -207,7 +210,7 @@ class PlaNet(DreamerAlgorithm):
         self.model_grad_clip = model_grad_clip
         super().__init__(
             policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
-            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
+            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model, compile=compile,
         )
 
     def _policy_kwargs(self) -> dict[str, Any]:
