@@ -8,7 +8,12 @@ the seeds and the evaluation protocol (deterministic evaluation every ``eval_fre
 
 Writes into ``--output``: one JSON per run under ``runs/`` (finished runs are skipped on
 resume), ``results.json`` with every curve, ``results.md`` with the summary table, and
-``curves_<env>.png`` (mean ± std over seeds against env steps and against wall-clock).
+``curves_<env>.png`` (mean ± std over seeds against env steps and against training time).
+
+Training time is recorded twice, both excluding evaluation: wall-clock, and the process's CPU time
+(``time.process_time``, all threads). On a machine shared with other jobs, or paused, the CPU time
+is the fair measure (with one torch thread it equals the wall-clock of an otherwise idle core); the
+plots and updates/s use it.
 
 Example::
 
@@ -84,20 +89,24 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
             super().__init__()
             self.points: list[dict[str, float]] = []
             self.train_time = 0.0
+            self.cpu_time = 0.0
+            self._c0 = time.process_time()
             self._t0 = time.perf_counter()
             self._next = 0
 
         def _evaluate(self) -> None:
             self.train_time += time.perf_counter() - self._t0
+            self.cpu_time += time.process_time() - self._c0
             sync_envs_normalization(self.training_env, eval_env)
             mean, std = evaluate_policy(self.model, eval_env, n_eval_episodes=eval_episodes, deterministic=True)
             self.points.append({"steps": int(self.num_timesteps) * repeat, "mean": float(mean), "std": float(std),
-                                "wall": self.train_time, "updates": int(getattr(self.model, "_n_updates", 0))})
+                                "wall": self.train_time, "cpu": self.cpu_time,
+                                "updates": int(getattr(self.model, "_n_updates", 0))})
             self._next += eval_freq
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def _on_training_start(self) -> None:
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
             self._evaluate()
 
         def _on_step(self) -> bool:
@@ -114,7 +123,8 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
     eval_env.close()
     model.get_env().close()
     return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "action_repeat": repeat, "curve": curve.points,
-            "train_seconds": curve.train_time, "updates": int(getattr(model, "_n_updates", 0))}
+            "train_seconds": curve.train_time, "train_cpu_seconds": curve.cpu_time,
+            "updates": int(getattr(model, "_n_updates", 0))}
 
 
 def action_repeat(venv: Any) -> int:
@@ -138,7 +148,8 @@ def steps_to_threshold(curve: list[dict[str, float]], threshold: float) -> int |
 
 
 def summarize(results: list[dict[str, Any]], thresholds: dict[str, float]) -> list[dict[str, Any]]:
-    """One row per (env, algo): final return, steps to threshold, wall-clock and updates/s over seeds."""
+    """One row per (env, algo): final return, steps to threshold, wall-clock, CPU time and updates per CPU-second
+    over seeds (runs recorded before CPU time was measured fall back to their wall-clock)."""
     rows = []
     keys = sorted({(r["env"], r["algo"]) for r in results})
     for env_id, algo in keys:
@@ -148,12 +159,14 @@ def summarize(results: list[dict[str, Any]], thresholds: dict[str, float]) -> li
         reached = [steps_to_threshold(r["curve"], thr) for r in runs] if thr is not None else []
         hits = [s for s in reached if s is not None]
         secs = [r["train_seconds"] for r in runs]
-        ups = [r["updates"] / r["train_seconds"] for r in runs if r["train_seconds"] > 0]
+        cpus = [r.get("train_cpu_seconds", r["train_seconds"]) for r in runs]
+        ups = [r["updates"] / c for r, c in zip(runs, cpus) if c > 0]
         rows.append({
             "env": env_id, "algo": algo, "seeds": len(runs), "final_mean": float(np.mean(finals)),
             "final_std": float(np.std(finals)), "threshold": thr,
             "steps_to_threshold": float(np.median(hits)) if hits else None, "reached": f"{len(hits)}/{len(runs)}",
-            "train_seconds": float(np.mean(secs)), "updates_per_second": float(np.mean(ups)) if ups else 0.0,
+            "train_seconds": float(np.mean(secs)), "train_cpu_seconds": float(np.mean(cpus)),
+            "updates_per_second": float(np.mean(ups)) if ups else 0.0,
         })
     return rows
 
@@ -161,17 +174,18 @@ def summarize(results: list[dict[str, Any]], thresholds: dict[str, float]) -> li
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The summary rows as a Markdown table."""
     lines = ["| env | algo | seeds | final return (mean ± std) | threshold | env steps to threshold (median, reached) "
-             "| train wall-clock (s) | updates/s |", "|---|---|---|---|---|---|---|---|"]
+             "| train wall-clock (s) | train CPU time (s) | updates per CPU-second |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         steps = f"{r['steps_to_threshold']:.0f}" if r["steps_to_threshold"] is not None else "not reached"
         lines.append(f"| {r['env']} | {r['algo']} | {r['seeds']} | {r['final_mean']:.1f} ± {r['final_std']:.1f} | "
                      f"{r['threshold']} | {steps} ({r['reached']}) | {r['train_seconds']:.0f} | "
+                     f"{r['train_cpu_seconds']:.0f} | "
                      f"{r['updates_per_second']:.1f} |")
     return "\n".join(lines)
 
 
 def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
-    """Mean ± std learning curves over seeds: x = env steps (left) and x = wall-clock (right)."""
+    """Mean ± std learning curves over seeds: x = env steps (left) and x = training CPU time (right)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,13 +197,13 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
         n = min(len(r["curve"]) for r in runs)
         steps = np.array([p["steps"] for p in runs[0]["curve"][:n]])
         means = np.array([[p["mean"] for p in r["curve"][:n]] for r in runs])
-        walls = np.array([[p["wall"] for p in r["curve"][:n]] for r in runs]).mean(0)
+        walls = np.array([[p.get("cpu", p["wall"]) for p in r["curve"][:n]] for r in runs]).mean(0)
         mu, sd = means.mean(0), means.std(0)
         for ax, x in ((axes[0], steps), (axes[1], walls)):
             ax.plot(x, mu, label=algo)
             ax.fill_between(x, mu - sd, mu + sd, alpha=0.2)
     axes[0].set_xlabel("env steps")
-    axes[1].set_xlabel("training wall-clock (s)")
+    axes[1].set_xlabel("training CPU time (s; one thread: the wall-clock of an idle core)")
     for ax in axes:
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)

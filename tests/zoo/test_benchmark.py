@@ -37,7 +37,8 @@ def test_benchmark_end_to_end_and_resume(tmp_path):
     assert len(data["runs"]) == 3 and {r["algo"] for r in data["rows"]} == {"dqn", "dreamerv3", "ppo"}
     for run in data["runs"]:
         steps = [p["steps"] for p in run["curve"]]
-        assert steps[0] == 0 and steps[-1] >= 300 and run["train_seconds"] > 0
+        assert steps[0] == 0 and steps[-1] >= 300 and run["train_seconds"] > 0 and run["train_cpu_seconds"] > 0
+        assert all(p["cpu"] >= 0 for p in run["curve"])
     assert "| CartPole-v1 | dreamerv3 |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "curves_CartPole-v1.png").stat().st_size > 1000
     # resume: finished runs are read back, not re-run
@@ -53,7 +54,9 @@ def test_summary_table_format():
              "train_seconds": 2.0, "updates": 4}]
     rows = summarize(runs, {"E": 5.0})
     assert rows[0]["steps_to_threshold"] == 10 and rows[0]["updates_per_second"] == 2.0
-    assert "| E | a | 1 | 5.0 ± 0.0 | 5.0 | 10 (1/1) | 2 | 2.0 |" in markdown_table(rows)
+    assert "| E | a | 1 | 5.0 ± 0.0 | 5.0 | 10 (1/1) | 2 | 2 | 2.0 |" in markdown_table(rows)
+    runs[0]["train_cpu_seconds"] = 1.0  # updates per CPU-second
+    assert summarize(runs, {"E": 5.0})[0]["updates_per_second"] == 4.0
 
 
 def test_action_repeat_is_read_from_the_wrapper():
