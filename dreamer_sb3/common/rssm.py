@@ -199,8 +199,13 @@ class RSSM(nn.Module):
 
     def obs_step(self, state: State, action: th.Tensor, embed: th.Tensor, is_first: th.Tensor,
                  deterministic: bool = False) -> tuple[State, tuple[th.Tensor, ...]]:
-        """Posterior step for acting: reset where ``is_first``, advance, then condition on ``embed``."""
-        state, action = self.reset_where(state, action, is_first)
+        """Posterior step for acting: reset where ``is_first``, advance, then condition on ``embed``.
+
+        The reset (which evaluates the initial state) is skipped when no row starts an episode: one
+        host read of ``is_first`` per acting step, which the env loop synchronises on anyway."""
+        first = is_first > 0.5 if is_first.dtype != th.bool else is_first
+        if bool(first.any()):
+            state, action = self.reset_where(state, action, first)
         deter = self._deter_step(state, action)
         stats = self._post_stats(deter, self.post_embed(embed))
         return State(deter, self.sample(stats, deterministic)), stats
