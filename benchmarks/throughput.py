@@ -11,10 +11,17 @@ Configurations:
   CNN depth 32 (the ``S`` size; the widely used PyTorch port's vision default);
 - ``tiny``: the CPU preset on a 4-dim vector observation with 2 discrete actions.
 
+``--peers torchrl sheeprl`` also times other libraries' own DreamerV3 (``benchmarks/peers``), built
+at the ``vision`` sizes, fed the same synthetic batch and timed the same way, each in its own
+subprocess too; a peer that is not installed is skipped with one line. The peers print their
+parameter counts next to ours and one table of ratios ``peer / ours`` (ours: the ``vision`` rows
+of the same run, fp32 and bf16 when measured).
+
 Usage::
 
     python benchmarks/throughput.py                       # both configs, fp32 and bf16
     python benchmarks/throughput.py --configs vision --precisions fp32 --repeats 10
+    python benchmarks/throughput.py --configs vision --peers torchrl sheeprl
 
 Prints a table, writes ``benchmarks/results/throughput.json`` and ``throughput.png``.
 """
@@ -30,6 +37,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import peers
 
 CONFIGS = {
     "vision": dict(obs="image", action="box", model_size="S"),
@@ -154,6 +163,114 @@ def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_si
     }
 
 
+RATIO_METRICS = ("update_s", "policy_step_ms_batch1", "policy_step_ms_batch16")
+
+
+def _run_child(label: str, spec: str, args: argparse.Namespace) -> dict | None:
+    """Run one measurement in a fresh process; prints one line and returns its result (``None`` on failure)."""
+    cmd = [sys.executable, __file__, "--_child", spec, "--repeats", str(args.repeats), "--batch-size",
+           str(args.batch_size), "--batch-length", str(args.batch_length), "--horizon", str(args.horizon), "--device",
+           args.device, "--threads", str(args.threads), "--peer-size", args.peer_size]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if out.returncode != 0 or not lines:
+        print(f"{label} failed:\n{out.stderr[-2000:]}")
+        return None
+    res = json.loads(lines[0][7:])
+    print(f"done {label}: {res['update_s']:.3f} s/update", flush=True)
+    return res
+
+
+def available_peers(names: list[str]) -> tuple[list[str], list[dict]]:
+    """The peers among ``names`` that import; prints one skip line (with how to install) for each other one."""
+    found, skipped = [], []
+    for name in names:
+        try:
+            peers.load(name)
+        except ImportError as exc:
+            reason = f"not installed ({exc})"
+            print(f"skipping peer {name}: {reason}; install it with: {peers.INSTALL[name]}")
+            skipped.append({"peer": name, "reason": reason, "install": peers.INSTALL[name]})
+            continue
+        found.append(name)
+    return found, skipped
+
+
+def peer_ratios(ours: list[dict], peer_results: list[dict]) -> list[dict]:
+    """``peer / ours`` of each metric in :data:`RATIO_METRICS` for every peer row.
+
+    Ours is our ``vision`` row with the peer's actor gradient, in each precision measured
+    (``ratios["fp32"]``, ``ratios["bf16"]``). A ratio above 1 means ours is faster.
+    """
+    rows = []
+    for p in peer_results:
+        ratios = {}
+        for precision in ("fp32", "bf16"):
+            base = next((r for r in ours if r["config"] == "vision" and r["precision"] == precision
+                         and r["actor_grad"] == p["actor_grad"]), None)
+            if base is not None:
+                ratios[precision] = {m: p[m] / base[m] for m in RATIO_METRICS}
+        rows.append({"peer": p["peer"], "version": p.get("version"), "size": p.get("size", "vision"),
+                     "precision": p["precision"], "actor_grad": p["actor_grad"], "ratios": ratios})
+    return rows
+
+
+def format_ratio_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`peer_ratios` rows; ``-`` where ours was not measured in that precision."""
+    lines = ["ratio = peer / ours, ours = our vision row of this run (> 1: ours is faster)",
+             "| peer | precision | actor grad | s/update ÷ ours fp32 | ÷ ours bf16 | policy step b=1 ÷ ours fp32 "
+             "| ÷ ours bf16 | policy step b=16 ÷ ours fp32 | ÷ ours bf16 |",
+             "|" + "---|" * 9]
+
+    def cell(row: dict, precision: str, metric: str) -> str:
+        ratio = row["ratios"].get(precision, {}).get(metric)
+        return "-" if ratio is None else f"{ratio:.2f}x"
+
+    for size in sorted({r["size"] for r in rows} - {"vision"}):
+        lines.insert(0, f"peer size {size!r} is for smoke tests: these ratios compare different model sizes")
+    for r in rows:
+        cells = [cell(r, precision, m) for m in RATIO_METRICS for precision in ("fp32", "bf16")]
+        lines.append(f"| {r['peer']} | {r['precision']} | {r['actor_grad']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_param_table(ours: list[dict], peer_results: list[dict]) -> str:
+    """Parameter counts of our ``vision`` model and of every peer, one row per implementation."""
+    lines = ["| implementation | world model | actor | critic |", "|---|---|---|---|"]
+    rows = [("ours (vision)", r) for r in ours if r["config"] == "vision"][:1]
+    seen = set()
+    for p in peer_results:
+        if p["peer"] not in seen:
+            seen.add(p["peer"])
+            rows.append((p.get("version") or p["peer"], p))
+    for label, r in rows:
+        c = r["params"]
+        lines.append(f"| {label} | {c['world_model']:,} | {c['actor']:,} | {c['critic']:,} |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_peer_report(header: str, ours: list[dict], peer_results: list[dict], ratios: list[dict]) -> None:
+    """The peers' rows (as ours), every implementation's parameter counts, the peers' notes and the ratios."""
+    print("\npeers (same batch, horizon, threads and timing; world model / behaviour '-' where not separable):")
+    print(header)
+    print("|" + "---|" * 11)
+    for r in peer_results:
+        print(f"| {r['config']} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
+              f"| {r['update_s']:.3f} | {_fmt(r['world_model_s'])} | {_fmt(r['behavior_s'])} "
+              f"| {r['updates_per_s']:.2f} | {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} "
+              f"| {r['peak_rss_gb']:.2f} |")
+    print("\nparameters:")
+    print(format_param_table(ours, peer_results))
+    for note in dict.fromkeys(n for r in peer_results for n in r["notes"]):
+        print(f"note: {note}")
+    print()
+    print(format_ratio_table(ratios))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -166,34 +283,50 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser.add_argument("--peers", nargs="+", default=[], choices=list(peers.REGISTRY),
+                        help="also time these libraries' own DreamerV3 at the vision sizes (if installed)")
+    parser.add_argument("--peer-precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                        help="precisions of the peers (torchrl: bf16 on CUDA only)")
+    parser.add_argument("--peer-size", default="vision", choices=list(peers.SIZES),
+                        help="peer sizes; 'tiny' is only for smoke-testing the adapters")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
-        config, precision, actor_grad = args._child.split(",")
         if args.threads > 0:
             import torch
 
             torch.set_num_threads(args.threads)
-        result = measure(config, precision, actor_grad, args.repeats, args.batch_size, args.batch_length, args.horizon,
-                         args.device)
+        if args._child.startswith("peer:"):
+            name, precision, actor_grad = args._child[len("peer:"):].split(",")
+            result = peers.measure(name, precision, actor_grad, args.repeats, args.batch_size, args.batch_length,
+                                   args.horizon, args.device, args.peer_size)
+        else:
+            config, precision, actor_grad = args._child.split(",")
+            result = measure(config, precision, actor_grad, args.repeats, args.batch_size, args.batch_length,
+                             args.horizon, args.device)
         print("RESULT " + json.dumps(result))
         return
 
+    peer_names, skipped = available_peers(args.peers)
     results = []
     for config in args.configs:
         for precision in args.precisions:
             for actor_grad in args.actor_grads:
-                cmd = [sys.executable, __file__, "--_child", f"{config},{precision},{actor_grad}", "--repeats",
-                       str(args.repeats), "--batch-size", str(args.batch_size), "--batch-length", str(args.batch_length),
-                       "--horizon", str(args.horizon), "--device", args.device, "--threads", str(args.threads)]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-                if out.returncode != 0 or not lines:
-                    print(f"{config}/{precision}/{actor_grad} failed:\n{out.stderr[-2000:]}")
-                    continue
-                res = json.loads(lines[0][7:])
-                results.append(res)
-                print(f"done {config}/{precision}/{actor_grad}: {res['update_s']:.3f} s/update", flush=True)
+                res = _run_child(f"{config}/{precision}/{actor_grad}", f"{config},{precision},{actor_grad}", args)
+                if res is not None:
+                    results.append(res)
+    peer_results = []
+    for name in peer_names:
+        for precision in args.peer_precisions:
+            reason = peers.unsupported(name, precision, args.device)
+            if reason:
+                print(f"skipping peer {name}/{precision}: {reason}")
+                skipped.append({"peer": name, "precision": precision, "reason": reason})
+                continue
+            for actor_grad in args.actor_grads:
+                res = _run_child(f"peer {name}/{precision}/{actor_grad}", f"peer:{name},{precision},{actor_grad}", args)
+                if res is not None:
+                    peer_results.append(res)
 
     header = ("| config | precision | actor grad | WM params | s/update | world model s | behaviour s | updates/s "
               "| policy step ms (b=1) | (b=16) | peak RSS GB |")
@@ -203,6 +336,9 @@ def main() -> None:
         print(f"| {r['config']} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
               f"| {r['update_s']:.3f} | {r['world_model_s']:.3f} | {r['behavior_s']:.3f} | {r['updates_per_s']:.2f} "
               f"| {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} | {r['peak_rss_gb']:.2f} |")
+    ratios = peer_ratios(results, peer_results)
+    if args.peers:
+        print_peer_report(header, results, peer_results, ratios)
     os.makedirs(args.output, exist_ok=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "date": time.strftime("%Y-%m-%d")}
@@ -213,7 +349,10 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         pass
     with open(os.path.join(args.output, "throughput.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
+        out = {"meta": meta, "results": results}
+        if args.peers:
+            out.update(peers=peer_results, peer_ratios=ratios, peers_skipped=skipped, peer_size=args.peer_size)
+        json.dump(out, f, indent=1)
     if results:
         import matplotlib
 
