@@ -47,7 +47,7 @@ CONFIGS = {
 
 
 def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, batch_length: int, horizon: int,
-                device: str):
+                device: str, compile: bool = False):
     import gymnasium as gym
     import numpy as np
     from gymnasium import spaces
@@ -70,7 +70,7 @@ def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, b
 
     policy = "CnnPolicy" if spec["obs"] == "image" else "MlpPolicy"
     return DreamerV3(policy, SyntheticEnv(), batch_size=batch_size, batch_length=batch_length, imag_horizon=horizon,
-                     precision=precision, actor_grad=actor_grad, device=device, seed=0,
+                     precision=precision, actor_grad=actor_grad, device=device, seed=0, compile=compile,
                      policy_kwargs=dict(model_size=spec["model_size"]))
 
 
@@ -98,11 +98,12 @@ def _synthetic_batch(model, batch_size: int, batch_length: int):
 
 
 def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_size: int, batch_length: int,
-            horizon: int, device: str) -> dict:
-    """Time updates and policy steps for one configuration (run in a fresh process)."""
+            horizon: int, device: str, compile: bool = False) -> dict:
+    """Time updates and policy steps for one configuration (run in a fresh process). With ``compile`` the
+    warm-up also pays the compilation, reported as ``compile_s``."""
     import torch as th
 
-    model = _make_model(config, precision, actor_grad, batch_size, batch_length, horizon, device)
+    model = _make_model(config, precision, actor_grad, batch_size, batch_length, horizon, device, compile)
     p = model.policy
     batch = _synthetic_batch(model, batch_size, batch_length)
 
@@ -116,9 +117,11 @@ def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_si
         "critic": sum(x.numel() for x in p.critic.parameters()),
     }
     p.set_training_mode(True)
-    for _ in range(2):  # warm-up
+    t_warm = time.perf_counter()
+    for _ in range(2):  # warm-up (and compilation)
         model._train_step(batch)
     sync()
+    warmup_s = time.perf_counter() - t_warm
     full, wm_times, beh_times = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -155,6 +158,7 @@ def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_si
     peak_gpu = th.cuda.max_memory_allocated() / 2**30 if model.device.type == "cuda" else None
     return {
         "config": config, "precision": precision, "actor_grad": actor_grad, "device": str(model.device),
+        "compile": compile, "warmup_s": warmup_s,
         "batch": [batch_size, batch_length], "horizon": horizon, "params": counts,
         "update_s": statistics.median(full), "world_model_s": statistics.median(wm_times),
         "behavior_s": statistics.median(beh_times), "updates_per_s": 1.0 / statistics.median(full),
@@ -179,6 +183,21 @@ def _run_child(label: str, spec: str, args: argparse.Namespace) -> dict | None:
     res = json.loads(lines[0][7:])
     print(f"done {label}: {res['update_s']:.3f} s/update", flush=True)
     return res
+
+
+def _run_ours(args: argparse.Namespace) -> list[dict]:
+    """Every requested (config, precision, actor gradient, compile mode) of ours, each in a fresh process."""
+    results = []
+    for config in args.configs:
+        for precision in args.precisions:
+            for actor_grad in args.actor_grads:
+                for mode in args.compile_modes:
+                    tag = "" if mode == "eager" else "/compiled"
+                    res = _run_child(f"{config}/{precision}/{actor_grad}{tag}",
+                                     f"{config},{precision},{actor_grad},{mode}", args)
+                    if res is not None:
+                        results.append(res)
+    return results
 
 
 def available_peers(names: list[str]) -> tuple[list[str], list[dict]]:
@@ -207,7 +226,7 @@ def peer_ratios(ours: list[dict], peer_results: list[dict]) -> list[dict]:
         ratios = {}
         for precision in ("fp32", "bf16"):
             base = next((r for r in ours if r["config"] == "vision" and r["precision"] == precision
-                         and r["actor_grad"] == p["actor_grad"]), None)
+                         and r["actor_grad"] == p["actor_grad"] and not r.get("compile")), None)
             if base is not None:
                 ratios[precision] = {m: p[m] / base[m] for m in RATIO_METRICS}
         rows.append({"peer": p["peer"], "version": p.get("version"), "size": p.get("size", "vision"),
@@ -249,6 +268,11 @@ def format_param_table(ours: list[dict], peer_results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _config_label(r: dict) -> str:
+    """``vision``, ``vision compiled``, or a peer's name."""
+    return r.get("config", r.get("peer", "?")) + (" compiled" if r.get("compile") else "")
+
+
 def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -259,7 +283,7 @@ def print_peer_report(header: str, ours: list[dict], peer_results: list[dict], r
     print(header)
     print("|" + "---|" * 11)
     for r in peer_results:
-        print(f"| {r['config']} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
+        print(f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
               f"| {r['update_s']:.3f} | {_fmt(r['world_model_s'])} | {_fmt(r['behavior_s'])} "
               f"| {r['updates_per_s']:.2f} | {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} "
               f"| {r['peak_rss_gb']:.2f} |")
@@ -289,6 +313,8 @@ def main() -> None:
                         help="precisions of the peers (torchrl: bf16 on CUDA only)")
     parser.add_argument("--peer-size", default="vision", choices=list(peers.SIZES),
                         help="peer sizes; 'tiny' is only for smoke-testing the adapters")
+    parser.add_argument("--compile-modes", nargs="+", default=["eager"], choices=["eager", "compiled"],
+                        help="ours eager and/or with compile=True (torch.compile of the network blocks)")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
@@ -301,20 +327,14 @@ def main() -> None:
             result = peers.measure(name, precision, actor_grad, args.repeats, args.batch_size, args.batch_length,
                                    args.horizon, args.device, args.peer_size)
         else:
-            config, precision, actor_grad = args._child.split(",")
+            config, precision, actor_grad, mode = args._child.split(",")
             result = measure(config, precision, actor_grad, args.repeats, args.batch_size, args.batch_length,
-                             args.horizon, args.device)
+                             args.horizon, args.device, compile=mode == "compiled")
         print("RESULT " + json.dumps(result))
         return
 
     peer_names, skipped = available_peers(args.peers)
-    results = []
-    for config in args.configs:
-        for precision in args.precisions:
-            for actor_grad in args.actor_grads:
-                res = _run_child(f"{config}/{precision}/{actor_grad}", f"{config},{precision},{actor_grad}", args)
-                if res is not None:
-                    results.append(res)
+    results = _run_ours(args)
     peer_results = []
     for name in peer_names:
         for precision in args.peer_precisions:
@@ -333,7 +353,7 @@ def main() -> None:
     print(header)
     print("|" + "---|" * 11)
     for r in results:
-        print(f"| {r['config']} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
+        print(f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
               f"| {r['update_s']:.3f} | {r['world_model_s']:.3f} | {r['behavior_s']:.3f} | {r['updates_per_s']:.2f} "
               f"| {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} | {r['peak_rss_gb']:.2f} |")
     ratios = peer_ratios(results, peer_results)
@@ -359,7 +379,7 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        labels = [f"{r['config']}\n{r['precision']}\n{r['actor_grad']}" for r in results]
+        labels = [f"{_config_label(r)}\n{r['precision']}\n{r['actor_grad']}" for r in results]
         fig, ax = plt.subplots(figsize=(1.6 * len(results) + 2, 4))
         ax.bar(labels, [r["world_model_s"] for r in results], label="world model")
         ax.bar(labels, [r["behavior_s"] for r in results], bottom=[r["world_model_s"] for r in results],

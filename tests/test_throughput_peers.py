@@ -91,7 +91,7 @@ def test_main_with_a_missing_peer_does_not_crash(throughput, monkeypatch, capsys
     monkeypatch.setitem(throughput.peers.REGISTRY, "torchrl", "no_such_module_for_the_throughput_test")
     monkeypatch.setitem(throughput.peers.REGISTRY, "sheeprl", "fake_sheeprl_adapter")
     monkeypatch.setitem(sys.modules, "fake_sheeprl_adapter", types.ModuleType("fake_sheeprl_adapter"))
-    canned = {"vision,fp32,reinforce": OURS[0], "peer:sheeprl,fp32,reinforce": _peer("sheeprl", "fp32", "reinforce",
+    canned = {"vision,fp32,reinforce,eager": OURS[0], "peer:sheeprl,fp32,reinforce": _peer("sheeprl", "fp32", "reinforce",
                                                                                       4.0, 8.0, 8.0)}
     specs = []
 
@@ -104,7 +104,7 @@ def test_main_with_a_missing_peer_does_not_crash(throughput, monkeypatch, capsys
                                       "torchrl", "sheeprl", "--output", str(tmp_path)])
     throughput.main()
     out = capsys.readouterr().out
-    assert specs == ["vision,fp32,reinforce", "peer:sheeprl,fp32,reinforce"]  # nothing launched for torchrl
+    assert specs == ["vision,fp32,reinforce,eager", "peer:sheeprl,fp32,reinforce"]  # nothing launched for torchrl
     assert sum(line.startswith("skipping peer torchrl") for line in out.splitlines()) == 1
     assert "| sheeprl | fp32 | reinforce | 2.00x | - | 2.00x | - | 1.00x | - |" in out
     assert "note: sheeprl: a note" in out
