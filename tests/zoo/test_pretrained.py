@@ -11,8 +11,9 @@ from dreamer_sb3.zoo import load_pretrained
 from dreamer_sb3.zoo.pretrained import evaluate, export_hub_folder, hub_repo_id, shipped_agents
 
 SHIPPED = shipped_agents()
-#: episodes re-run per shipped agent (the first ones of the recorded evaluation, same seed)
-N_CHECK = 3
+#: episodes re-run per shipped agent (the first ones of the recorded evaluation, same seed); planners (PlaNet plans
+#: every action with CEM: about 0.1 s per step on CI) re-run one
+N_CHECK = {"planet": 1}
 
 
 @pytest.fixture
@@ -34,10 +35,11 @@ def test_shipped_agent_loads_offline_and_reproduces_its_score(agent, offline):
     res = agent["results"]
     model = load_pretrained(agent["algo"], agent["env_id"], device="cpu")
     assert model.num_timesteps == res["env_steps"]
-    rewards, _ = evaluate(model, agent["run"], agent["env_id"], N_CHECK, seed=res["eval_seed"])
-    recorded = np.mean(res["episode_rewards"][:N_CHECK])
+    n_check = N_CHECK.get(agent["algo"], 3)
+    rewards, _ = evaluate(model, agent["run"], agent["env_id"], n_check, seed=res["eval_seed"])
+    recorded = np.mean(res["episode_rewards"][:n_check])
     tolerance = 0.1 * max(abs(recorded), 1.0) + res["std_reward"]
-    assert abs(np.mean(rewards) - recorded) <= tolerance, (rewards, res["episode_rewards"][:N_CHECK])
+    assert abs(np.mean(rewards) - recorded) <= tolerance, (rewards, res["episode_rewards"][:n_check])
 
 
 @pytest.mark.parametrize("agent", SHIPPED, ids=[f"{a['algo']}-{a['env_id']}" for a in SHIPPED])
