@@ -20,7 +20,7 @@ def test_every_algorithm_has_a_yaml_with_cartpole():
 
 def test_train_main_job_tiny_budget(tmp_path, capsys):
     train.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "-n", "400", "-f", str(tmp_path), "--seed", "0",
-                "--eval-freq", "200", "--eval-episodes", "2", "--final-eval-episodes", "2",
+                "--eval-freq", "200", "--eval-episodes", "2", "--final-eval-episodes", "2", "-tb", str(tmp_path / "tb"),
                 "-params", "learning_starts:100", "train_ratio:16", "batch_length:16", "batch_size:4"])
     out = capsys.readouterr().out
     assert "Final evaluation on CartPole-v1" in out and "| random" in out
@@ -30,6 +30,12 @@ def test_train_main_job_tiny_budget(tmp_path, capsys):
     assert (run / "evaluations.npz").exists()
     model = algorithm_class("dreamerv3").load(run / "CartPole-v1.zip")
     assert model.num_timesteps >= 400
+    # --tensorboard-log: every loss term and the rollout statistics reach TensorBoard
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (tmp_path / "tb").rglob("events.out.tfevents.*")
+    tags = set(EventAccumulator(str(events)).Reload().Tags()["scalars"])
+    assert {"train/model_loss", "train/actor_loss", "train/critic_loss", "rollout/ep_rew_mean", "eval/mean_reward"} <= tags
 
 
 def test_unknown_algorithm_clear_error():
