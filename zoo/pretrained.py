@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import io
 import json
 import os
 import pathlib
@@ -163,22 +164,37 @@ def evaluate(model: Any, run: str | os.PathLike, env_id: str, n_episodes: int, s
     return [float(r) for r in rewards], [int(n) for n in lengths]
 
 
-def strip_for_shipping(path: str | os.PathLike, algo: str) -> None:
-    """Re-save a model file without optimizer moments (the networks are unchanged; it still loads exactly)."""
+def strip_for_shipping(path: str | os.PathLike, algo: str, half: bool = False) -> None:
+    """Re-save a model file without optimizer moments (the networks are unchanged; it still loads exactly).
+
+    :param half: also store the network weights in float16 (half the file; ``load`` casts them back into the
+        model's float32 parameters, so the shipped networks are the float16-rounded weights). Buffers, e.g. the
+        return normaliser's statistics, stay float32.
+    """
+    import torch as th
+
     model = algorithm_class(algo).load(path, device="cpu")
     for name in model.policy.optimizer_names():
         getattr(model.policy, name).state.clear()
+    if half:
+        with th.no_grad():
+            for param in model.policy.parameters():
+                if param.is_floating_point():
+                    param.data = param.data.half()
     model.save(path)
 
 
 def record(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR, n_episodes: int = 10,
-           seed: int = 0, best: bool = False, strip: bool = False, command: str | None = None) -> dict[str, Any]:
+           seed: int = 0, best: bool = False, strip: bool = False, command: str | None = None,
+           half: bool = False) -> dict[str, Any]:
     """Evaluate a run's model and write its ``results.json`` and ``<EnvName>/env_kwargs.yml``.
 
     :param best: record ``best_model.zip`` (the shipped model then is the best evaluation checkpoint)
     :param strip: drop optimizer moments from the model files; delete replay buffers, checkpoints and (unless it
         is the recorded model) ``best_model.zip``
     :param command: the command to record (default: this process's command line)
+    :param half: with ``strip``, also store the weights in float16 (see :func:`strip_for_shipping`); the score is
+        measured on the float16-rounded model
     :return: the results
     """
     import torch as th
@@ -194,7 +210,7 @@ def record(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = 
             p.unlink(missing_ok=True)
         for p in [run / f"{_env_name(env_id)}.zip", run / BEST_MODEL]:
             if p.is_file():
-                strip_for_shipping(p, algo)
+                strip_for_shipping(p, algo, half=half)
     model = algorithm_class(algo).load(path, device="cpu")
     rewards, lengths = evaluate(model, run, env_id, n_episodes, seed=seed)
     with open(run / _env_name(env_id) / "env_kwargs.yml", "w") as f:
@@ -223,12 +239,23 @@ def record(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = 
         "env_steps": int(model.num_timesteps),
         "n_parameters": int(sum(p.numel() for p in model.policy.parameters())),
         "model_bytes": path.stat().st_size,
+        "weights_dtype": _stored_weights_dtype(path),
         "torch_threads": th.get_num_threads(),
         "train_command": command_file.read_text().strip() if command_file.is_file() else None,
         "eval_command": command or " ".join(getattr(sys, "orig_argv", sys.argv)),
     }
     (run / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _stored_weights_dtype(path: str | os.PathLike) -> str:
+    """``"float16"`` when a model file stores its policy weights in half precision, else ``"float32"``."""
+    import torch as th
+
+    with zipfile.ZipFile(path) as archive, archive.open("policy.pth") as f:
+        state = th.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
+    dtypes = {t.dtype for t in state.values() if th.is_tensor(t) and t.is_floating_point()}
+    return "float16" if th.float16 in dtypes else "float32"
 
 
 def hub_repo_id(algo: str, env_id: str, organization: str) -> str:
@@ -281,13 +308,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--load-best", action="store_true", help="record best_model.zip instead of the final model")
     parser.add_argument("--strip", action="store_true",
                         help="drop optimizer moments, replay buffers, checkpoints and an unrecorded best_model.zip")
+    parser.add_argument("--half", action="store_true",
+                        help="with --strip: store the network weights in float16 (half the file size)")
     parser.add_argument("--num-threads", type=int, default=1)
     args = parser.parse_args(argv)
     if args.num_threads > 0:
         import torch as th
 
         th.set_num_threads(args.num_threads)
-    res = record(args.algo, args.env, args.exp_id, args.folder, args.episodes, args.seed, args.load_best, args.strip)
+    if args.half and not args.strip:
+        parser.error("--half only applies together with --strip")
+    res = record(args.algo, args.env, args.exp_id, args.folder, args.episodes, args.seed, args.load_best, args.strip,
+                 half=args.half)
     print(f"{args.algo} on {args.env} ({res['model_file']}, {res['env_steps']} env steps): "
           f"{res['mean_reward']:.1f} ± {res['std_reward']:.1f} over {res['n_eval_episodes']} deterministic episodes")
 

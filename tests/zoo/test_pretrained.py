@@ -26,8 +26,22 @@ def offline(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-def test_at_least_the_cartpole_agent_is_shipped():
-    assert ("dreamerv3", "CartPole-v1") in {(a["algo"], a["env_id"]) for a in SHIPPED}
+def test_the_promised_agents_are_shipped():
+    """Every algorithm on CartPole-v1 and Pendulum-v1; DreamerV3 also on Acrobot-v1 and on a pixel task."""
+    shipped = {(a["algo"], a["env_id"]) for a in SHIPPED}
+    for algo in ("planet", "dreamerv1", "dreamerv2", "dreamerv3"):
+        for env_id in ("CartPole-v1", "Pendulum-v1"):
+            assert (algo, env_id) in shipped
+    assert ("dreamerv3", "Acrobot-v1") in shipped
+    pixel_agents = [a for a in SHIPPED if a["algo"] == "dreamerv3" and a["env_id"].startswith("dreamer_sb3/")]
+    assert pixel_agents
+    model = load_pretrained("dreamerv3", pixel_agents[0]["env_id"], device="cpu")
+    assert model.observation_space.dtype == np.uint8 and len(model.observation_space.shape) == 3
+
+
+def test_shipped_agents_fit_in_40_mb():
+    total = sum(p.stat().st_size for a in SHIPPED for p in a["run"].rglob("*") if p.is_file())
+    assert total <= 40 * 1024 * 1024
 
 
 @pytest.mark.parametrize("agent", SHIPPED, ids=[f"{a['algo']}-{a['env_id']}" for a in SHIPPED])
@@ -54,6 +68,31 @@ def test_shipped_agent_layout_and_size(agent):
     assert res["train_command"].split("python", 1)[1].startswith(" -m dreamer_sb3.zoo.train")
     for key in ("mean_reward", "std_reward", "eval_datetime", "eval_seed", "train_seed", "env_steps", "eval_command"):
         assert key in res
+
+
+def test_strip_half_stores_float16_weights_that_load_as_float32(tmp_path):
+    """``--strip --half``: no optimizer moments, float16 weights on disk, float32 parameters after loading that equal
+    the float16-rounded originals, buffers untouched; the recorded score is measured on that model."""
+    import shutil
+
+    import torch as th
+
+    from dreamer_sb3.zoo.pretrained import record, run_dir
+
+    run = tmp_path / "dreamerv3" / "CartPole-v1_1"
+    shutil.copytree(run_dir("dreamerv3", "CartPole-v1"), run)
+    original = load_pretrained("dreamerv3", "CartPole-v1", folder=tmp_path, device="cpu")
+    before = (run / "CartPole-v1.zip").stat().st_size
+    res = record("dreamerv3", "CartPole-v1", folder=tmp_path, n_episodes=1, strip=True, half=True, command="test")
+    assert res["weights_dtype"] == "float16" and res["model_bytes"] < 0.6 * before
+    halved = load_pretrained("dreamerv3", "CartPole-v1", folder=tmp_path, device="cpu")
+    for (name, p), q in zip(original.policy.named_parameters(), halved.policy.parameters()):
+        assert q.dtype == th.float32, name
+        th.testing.assert_close(q, p.half().float(), rtol=0, atol=0)
+    for (name, b), c in zip(original.policy.named_buffers(), halved.policy.buffers()):
+        th.testing.assert_close(c, b, rtol=0, atol=0, msg=name)
+    assert all(not getattr(halved.policy, n).state for n in halved.policy.optimizer_names())
+    assert res["episode_rewards"] == evaluate(halved, run, "CartPole-v1", 1, seed=0)[0]
 
 
 def test_hub_layout_round_trip_offline(tmp_path, monkeypatch, offline):
