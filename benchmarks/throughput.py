@@ -43,7 +43,15 @@ import peers
 CONFIGS = {
     "vision": dict(obs="image", action="box", model_size="S"),
     "tiny": dict(obs="vector", action="discrete", model_size="tiny"),
+    # the DreamerV3 paper's two largest sizes on the same 64x64 images (GPU scale: about 0.2 / 0.6 s per update
+    # on a CPU would be minutes)
+    "vision-L": dict(obs="image", action="box", model_size="L"),
+    "vision-XL": dict(obs="image", action="box", model_size="XL"),
 }
+#: default configs (the large ones only when asked for)
+DEFAULT_CONFIGS = ["vision", "tiny"]
+#: which of our configs a peer built at ``--peer-size`` is compared with
+PEER_SIZE_CONFIG = {"vision": "vision", "tiny": "vision", "L": "vision-L", "XL": "vision-XL"}
 
 
 def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, batch_length: int, horizon: int,
@@ -138,6 +146,15 @@ def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_si
         wm_times.append(t1 - t0)
         beh_times.append(t2 - t1)
         full.append(t2 - t0)
+    # FLOPs of one full update (matmuls and convolutions, forward + backward), counted on an eager update
+    update_flop = None
+    if not compile:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model._train_step(batch)
+        update_flop = float(counter.get_total_flops())
     p.set_training_mode(False)
     latency = {}
     for n in (1, 16):
@@ -164,6 +181,8 @@ def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_si
         "behavior_s": statistics.median(beh_times), "updates_per_s": 1.0 / statistics.median(full),
         **latency, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "peak_gpu_gb": peak_gpu, "threads": th.get_num_threads(), "repeats": repeats,
+        "update_tflop": None if update_flop is None else update_flop / 1e12,
+        "tflops": None if update_flop is None else update_flop / 1e12 / statistics.median(full),
     }
 
 
@@ -218,14 +237,16 @@ def available_peers(names: list[str]) -> tuple[list[str], list[dict]]:
 def peer_ratios(ours: list[dict], peer_results: list[dict]) -> list[dict]:
     """``peer / ours`` of each metric in :data:`RATIO_METRICS` for every peer row.
 
-    Ours is our ``vision`` row with the peer's actor gradient, in each precision measured
+    Ours is our row of the peer's size (``vision`` for the ``vision`` and smoke-test ``tiny`` peer sizes,
+    ``vision-L`` / ``vision-XL`` for ``L`` / ``XL``) with the peer's actor gradient, in each precision measured
     (``ratios["fp32"]``, ``ratios["bf16"]``). A ratio above 1 means ours is faster.
     """
     rows = []
     for p in peer_results:
         ratios = {}
+        config = PEER_SIZE_CONFIG[p.get("size", "vision")]
         for precision in ("fp32", "bf16"):
-            base = next((r for r in ours if r["config"] == "vision" and r["precision"] == precision
+            base = next((r for r in ours if r["config"] == config and r["precision"] == precision
                          and r["actor_grad"] == p["actor_grad"] and not r.get("compile")), None)
             if base is not None:
                 ratios[precision] = {m: p[m] / base[m] for m in RATIO_METRICS}
@@ -236,7 +257,7 @@ def peer_ratios(ours: list[dict], peer_results: list[dict]) -> list[dict]:
 
 def format_ratio_table(rows: list[dict]) -> str:
     """Markdown table of :func:`peer_ratios` rows; ``-`` where ours was not measured in that precision."""
-    lines = ["ratio = peer / ours, ours = our vision row of this run (> 1: ours is faster)",
+    lines = ["ratio = peer / ours, ours = our row of the same size in this run (> 1: ours is faster)",
              "| peer | precision | actor grad | s/update ÷ ours fp32 | ÷ ours bf16 | policy step b=1 ÷ ours fp32 "
              "| ÷ ours bf16 | policy step b=16 ÷ ours fp32 | ÷ ours bf16 |",
              "|" + "---|" * 9]
@@ -245,7 +266,7 @@ def format_ratio_table(rows: list[dict]) -> str:
         ratio = row["ratios"].get(precision, {}).get(metric)
         return "-" if ratio is None else f"{ratio:.2f}x"
 
-    for size in sorted({r["size"] for r in rows} - {"vision"}):
+    for size in sorted({r["size"] for r in rows} & {"tiny"}):
         lines.insert(0, f"peer size {size!r} is for smoke tests: these ratios compare different model sizes")
     for r in rows:
         cells = [cell(r, precision, m) for m in RATIO_METRICS for precision in ("fp32", "bf16")]
@@ -254,9 +275,11 @@ def format_ratio_table(rows: list[dict]) -> str:
 
 
 def format_param_table(ours: list[dict], peer_results: list[dict]) -> str:
-    """Parameter counts of our ``vision`` model and of every peer, one row per implementation."""
+    """Parameter counts of our models (one row per image config) and of every peer, one row per implementation."""
     lines = ["| implementation | world model | actor | critic |", "|---|---|---|---|"]
-    rows = [("ours (vision)", r) for r in ours if r["config"] == "vision"][:1]
+    rows = []
+    for config in dict.fromkeys(r["config"] for r in ours if r["config"] != "tiny"):
+        rows.append((f"ours ({config})", next(r for r in ours if r["config"] == config)))
     seen = set()
     for p in peer_results:
         if p["peer"] not in seen:
@@ -271,6 +294,18 @@ def format_param_table(ours: list[dict], peer_results: list[dict]) -> str:
 def _config_label(r: dict) -> str:
     """``vision``, ``vision compiled``, or a peer's name."""
     return r.get("config", r.get("peer", "?")) + (" compiled" if r.get("compile") else "")
+
+
+def format_flops_table(results: list[dict], peak_tflops: float | None = None) -> str:
+    """Work per update and the arithmetic rate achieved (and its share of ``peak_tflops`` when given)."""
+    lines = ["\n| config | precision | TFLOP / update | achieved TFLOP/s | of peak | peak GPU memory GB |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        rate = r.get("tflops")
+        share = "-" if rate is None or not peak_tflops else f"{100 * rate / peak_tflops:.1f}%"
+        lines.append(f"| {_config_label(r)} | {r['precision']} | {_fmt(r.get('update_tflop'), '.3f')} "
+                     f"| {_fmt(rate, '.2f')} | {share} | {_fmt(r.get('peak_gpu_gb'), '.2f')} |")
+    return "\n".join(lines)
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -297,7 +332,7 @@ def print_peer_report(header: str, ours: list[dict], peer_results: list[dict], r
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, choices=list(CONFIGS))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--actor-grads", nargs="+", default=["reinforce"], choices=["reinforce", "dynamics"])
     parser.add_argument("--repeats", type=int, default=5)
@@ -315,6 +350,8 @@ def main() -> None:
                         help="peer sizes; 'tiny' is only for smoke-testing the adapters")
     parser.add_argument("--compile-modes", nargs="+", default=["eager"], choices=["eager", "compiled"],
                         help="ours eager and/or with compile=True (torch.compile of the network blocks)")
+    parser.add_argument("--peak-tflops", type=float, default=None,
+                        help="the device's peak rate (e.g. 989 for an H100 SXM's dense bf16) to print the share achieved")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
@@ -356,6 +393,7 @@ def main() -> None:
         print(f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
               f"| {r['update_s']:.3f} | {r['world_model_s']:.3f} | {r['behavior_s']:.3f} | {r['updates_per_s']:.2f} "
               f"| {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} | {r['peak_rss_gb']:.2f} |")
+    print(format_flops_table(results, args.peak_tflops))
     ratios = peer_ratios(results, peer_results)
     if args.peers:
         print_peer_report(header, results, peer_results, ratios)
@@ -366,6 +404,8 @@ def main() -> None:
         import torch
 
         meta["torch"] = torch.__version__
+        if args.device.startswith("cuda"):
+            meta["gpu"] = torch.cuda.get_device_name()
     except ImportError:  # pragma: no cover
         pass
     with open(os.path.join(args.output, "throughput.json"), "w") as f:

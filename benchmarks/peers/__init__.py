@@ -38,6 +38,9 @@ INSTALL: dict[str, str] = {
 SIZES: dict[str, dict[str, int]] = {
     "vision": dict(deter=512, hidden=512, units=512, layers=2, cnn_depth=32, stoch=32, classes=32, bins=255),
     "tiny": dict(deter=32, hidden=32, units=32, layers=1, cnn_depth=4, stoch=4, classes=4, bins=255),
+    # the DreamerV3 paper's L and XL (ours: model_size "L" / "XL", configs vision-L / vision-XL)
+    "L": dict(deter=2048, hidden=768, units=768, layers=4, cnn_depth=64, stoch=32, classes=32, bins=255),
+    "XL": dict(deter=4096, hidden=1024, units=1024, layers=5, cnn_depth=96, stoch=32, classes=32, bins=255),
 }
 IMAGE_SHAPE = (3, 64, 64)  # channels first, as both peers store images
 ACTION_DIM = 6
