@@ -71,3 +71,24 @@ def test_compiled_update_matches_eager():
         assert th.allclose(a, b, rtol=1e-4, atol=1e-5), name
     compiled = [m for m in models[True].policy.modules() if getattr(m, "_compiled_call_impl", None) is not None]
     assert len(compiled) >= 8  # heads, actor, critic, vector encoder / decoder, GRU, RSSM blocks
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_warns(native, monkeypatch, recwarn):
+    """bf16 matmuls are emulated on CPUs without AVX-512 BF16 / AMX (several times slower than fp32): say so."""
+    import dreamer_sb3.common.base as base
+
+    monkeypatch.setattr(base, "cpu_has_native_bf16", lambda: native)
+    DreamerV3("MlpPolicy", "Pendulum-v1", precision="bf16", device="cpu", **KW)
+    DreamerV3("MlpPolicy", "Pendulum-v1", precision="fp32", device="cpu", **KW)
+    messages = [str(w.message) for w in recwarn if issubclass(w.category, UserWarning) and "bf16" in str(w.message)]
+    if native:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and "without native bf16" in messages[0] and "precision='fp32'" in messages[0]
+
+
+def test_native_bf16_detection_matches_torch():
+    from dreamer_sb3.common.base import cpu_has_native_bf16
+
+    assert cpu_has_native_bf16() == (th.cpu._is_avx512_bf16_supported() or th.cpu._is_amx_tile_supported())
