@@ -4,7 +4,7 @@ Importing this package registers the ``dreamer_sb3/...`` gymnasium ids (:func:`r
 numpy and gymnasium: OpenCV, ale-py, dm_control, crafter and MineRL are imported when an env that needs them is
 created, and no environment variable is touched.
 
-Wrappers: :class:`PixelObservation`, :class:`ActionRepeat`, :class:`StickyActions`, :class:`TimeLimit`
+Wrappers: :class:`PixelObservation`, :class:`ActionRepeat`, :class:`ScaleReward`, :class:`StickyActions`, :class:`TimeLimit`
 (gymnasium's, counting agent steps), :class:`MinecraftWrapper`. Presets: :func:`make_atari`, :func:`make_dmc`,
 :func:`make_crafter`, :func:`make_minecraft`, :func:`make_pixel_env`, :func:`make_minecraft_standin`.
 """
@@ -18,6 +18,7 @@ from .minecraft_standin import MineRLStandinEnv, make_minecraft_standin
 from .minerl_interface import Enum, MineRLCompatibility
 from .pixels import PixelObservation, make_pixel_env
 from .registration import register_envs, registered_ids
+from .reward_scale import ScaleReward
 from .sticky_actions import StickyActions
 from .time_limit import TimeLimit, frames_to_agent_steps
 
@@ -36,6 +37,7 @@ __all__ = [
     "MinecraftWrapper",
     "NormalizeAction",
     "PixelObservation",
+    "ScaleReward",
     "StickyActions",
     "TimeLimit",
     "frames_to_agent_steps",
