@@ -203,7 +203,8 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
             ax.plot(x, mu, label=algo)
             ax.fill_between(x, mu - sd, mu + sd, alpha=0.2)
     axes[0].set_xlabel("env steps")
-    axes[1].set_xlabel("training CPU time (s; one thread: the wall-clock of an idle core)")
+    axes[1].set_xlabel("training CPU time (s, log scale; one thread: the wall-clock of an idle core)")
+    axes[1].set_xscale("symlog", linthresh=1.0)  # model-free baselines take seconds, Dreamers minutes
     for ax in axes:
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
