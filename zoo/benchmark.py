@@ -184,6 +184,12 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _color(algo: str) -> str:
+    """The same colour for an algorithm in every plot (matplotlib's default cycle, in a fixed order)."""
+    order = [*sorted(ALGORITHMS), *BASELINES]
+    return f"C{order.index(algo) % 10}" if algo in order else "k"
+
+
 def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
     """Mean ± std learning curves over seeds: x = env steps (left) and x = training CPU time (right)."""
     import matplotlib
@@ -200,8 +206,9 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
         walls = np.array([[p.get("cpu", p["wall"]) for p in r["curve"][:n]] for r in runs]).mean(0)
         mu, sd = means.mean(0), means.std(0)
         for ax, x in ((axes[0], steps), (axes[1], walls)):
-            ax.plot(x, mu, label=algo)
-            ax.fill_between(x, mu - sd, mu + sd, alpha=0.2)
+            color = _color(algo)
+            ax.plot(x, mu, label=algo, color=color)
+            ax.fill_between(x, mu - sd, mu + sd, alpha=0.2, color=color)
     axes[0].set_xlabel("env steps")
     axes[1].set_xlabel("training CPU time (s, log scale; one thread: the wall-clock of an idle core)")
     axes[1].set_xscale("symlog", linthresh=1.0)  # model-free baselines take seconds, Dreamers minutes
