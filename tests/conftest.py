@@ -28,3 +28,18 @@ ALGOS = {
 def algo(request):
     """``(cls, kwargs)`` for each algorithm."""
     return ALGOS[request.param]
+
+
+def _minutes(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return float(marker.kwargs.get("minutes", 1.0)) if marker is not None else 0.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest tests first (``@pytest.mark.slow(minutes=...)``), the rest in collection order.
+
+    With ``pytest -n 2 --maxschedchunk 1`` (the README's command) each xdist worker holds at most two tests, so the
+    long learning runs start at once on both workers and the short tests fill in around them; in collection order
+    one worker would meet a 13-minute test near the end while the other sat idle.
+    """
+    items.sort(key=_minutes, reverse=True)  # stable: equal keys keep their order

@@ -8,7 +8,8 @@ the seeds and the evaluation protocol (deterministic evaluation every ``eval_fre
 
 Writes into ``--output``: one JSON per run under ``runs/`` (finished runs are skipped on
 resume), ``results.json`` with every curve, ``results.md`` with the summary table, and
-``curves_<env>.png`` (mean ± std over seeds against env steps and against training time).
+``curves_<env>.png`` (mean ± std over seeds against env steps and against training time). ``-j N``
+trains N runs at the same time, one process each (with ``--num-threads 1`` on an N-core machine).
 
 Training time is recorded twice, both excluding evaluation: wall-clock, and the process's CPU time
 (``time.process_time``, all threads). On a machine shared with other jobs, or paused, the CPU time
@@ -222,35 +223,61 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
     plt.close(fig)
 
 
+def _run_and_save(job: tuple[str, str, int, int, int, int, str, int | None]) -> dict[str, Any]:
+    """Run one job and write its JSON (a module-level function, so worker processes can run it)."""
+    env_id, algo, seed, budget, eval_freq, eval_episodes, path, num_threads = job
+    if num_threads:
+        import torch as th
+
+        th.set_num_threads(num_threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = run_one(algo, env_id, seed, budget, eval_freq, eval_episodes, tmp)
+    pathlib.Path(path).write_text(json.dumps(run))
+    return run
+
+
 def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output: str, budget: int | None = None,
-                  eval_freq: int | None = None, eval_episodes: int = 10, progress: bool = True) -> list[dict[str, Any]]:
-    """Run (or resume) every applicable (env, algo, seed) and write JSON, Markdown and PNGs."""
+                  eval_freq: int | None = None, eval_episodes: int = 10, progress: bool = True, jobs: int = 1,
+                  num_threads: int | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) every applicable (env, algo, seed) and write JSON, Markdown and PNGs.
+
+    :param jobs: runs trained at the same time, each in its own process (``1``: one after another in this process)
+    :param num_threads: torch threads per run (default: torch's default, or unchanged in this process)
+    :return: every run's record, in (env, algo, seed) order
+    """
     from tqdm.auto import tqdm
 
     out = pathlib.Path(output)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    jobs = []
+    paths, todo = [], []
     for env_id in envs:
         for algo in algos:
             if not applicable(algo, env_id):
                 print(f"skipping {algo} on {env_id}: action space not supported")
                 continue
+            n = budget or DEFAULT_BUDGETS.get(env_id, 20_000)
             for seed in range(seeds):
-                jobs.append((env_id, algo, seed))
-    results = []
-    for env_id, algo, seed in tqdm(jobs, desc="benchmark", disable=not progress):
-        n = budget or DEFAULT_BUDGETS.get(env_id, 20_000)
-        freq = eval_freq or max(n // 20, 1)
-        path = out / "runs" / f"{algo}_{env_id.replace('/', '-')}_{seed}.json"
-        if path.exists():
-            run = json.loads(path.read_text())
-            if run.get("budget") == n:
-                results.append(run)
-                continue
-        with tempfile.TemporaryDirectory() as tmp:
-            run = run_one(algo, env_id, seed, n, freq, eval_episodes, tmp)
-        path.write_text(json.dumps(run))
-        results.append(run)
+                path = out / "runs" / f"{algo}_{env_id.replace('/', '-')}_{seed}.json"
+                paths.append(path)
+                if path.exists() and json.loads(path.read_text()).get("budget") == n:
+                    continue  # finished earlier with the same budget: resume skips it
+                todo.append((env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path), num_threads))
+    bar = tqdm(total=len(todo), desc="benchmark", disable=not progress)
+    if jobs <= 1:
+        for job in todo:
+            bar.set_postfix_str(f"{job[1]} {job[0]} seed {job[2]}")
+            _run_and_save(job)
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(_run_and_save, job) for job in todo]):
+                future.result()  # a failed run stops the benchmark with its error; finished runs stay on disk
+                bar.update()
+    bar.close()
+    results = [json.loads(path.read_text()) for path in paths]
     thresholds = {e: DEFAULT_THRESHOLDS.get(e) for e in envs}
     rows = summarize(results, {k: v for k, v in thresholds.items() if v is not None})
     (out / "results.json").write_text(json.dumps({"rows": rows, "runs": results}, indent=1))
@@ -273,13 +300,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--eval-freq", type=int, default=None, help="env steps between evaluations (default budget/20)")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("-o", "--output", default=os.path.join("benchmarks", "results", "zoo"))
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="runs trained at the same time, one process each")
+    parser.add_argument("--num-threads", type=int, default=None, help="torch threads per run")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     unknown = [a for a in args.algos if a not in ALGORITHMS and a not in BASELINES]
     if unknown:
         parser.error(f"unknown algorithms {unknown}; choose from {sorted(ALGORITHMS) + list(BASELINES)}")
     run_benchmark(args.envs, args.algos, args.seeds, args.output, args.n_timesteps, args.eval_freq, args.eval_episodes,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, jobs=args.jobs, num_threads=args.num_threads)
 
 
 if __name__ == "__main__":

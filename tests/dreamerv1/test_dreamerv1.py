@@ -106,6 +106,7 @@ def test_exploration_noise_box_and_epsilon_greedy_discrete():
     assert (explored[:, 1] == 1).float().mean().item() == pytest.approx(0.15, abs=0.015)  # 0.3 random, half of them flip
 
 
+@pytest.mark.slow(minutes=1.5)
 def test_dreamerv1_learns_cartpole():
     """CartPole's reward is 1 until the pole falls, so V1 needs its Atari variant's discount head
     (``predict_discount=True``) to see any difference between actions. Seeds 0, 1, 2 reached

@@ -159,6 +159,7 @@ def test_dynamics_mix_backpropagates_through_the_model():
     assert all(q.grad is None for q in p.world_model.parameters())
 
 
+@pytest.mark.slow(minutes=2)
 def test_dreamerv2_learns_cartpole():
     """Seeds 0, 1, 2 reached 296, 191, 207 here (random: about 22)."""
     with Timer() as timer:

@@ -147,6 +147,7 @@ def make_pendulum() -> gym.Env:
     return ActionRepeat(gym.make("Pendulum-v1"), repeat=2)
 
 
+@pytest.mark.slow(minutes=2.5)
 def test_planet_learns_pendulum():
     """PlaNet clearly beats a random policy on Pendulum-v1 within a few CPU minutes (seeds 0, 1, 2 gave
     -392, -522, -129 against about -1200 for random actions)."""

@@ -73,3 +73,15 @@ def test_budget_and_curve_count_env_steps_under_action_repeat(tmp_path):
     assert run["action_repeat"] == 2
     assert [p["steps"] for p in run["curve"]] == [0, 100, 200]
     assert gym.make("Pendulum-v1").spec.max_episode_steps == 200  # one eval episode = 100 agent steps
+
+
+def test_parallel_jobs_write_the_same_records(tmp_path):
+    """``jobs=2``: runs train in two worker processes; every run's JSON lands on disk and the summary covers all."""
+    results = run_benchmark(["CartPole-v1"], ["ppo", "dqn"], seeds=1, output=str(tmp_path), budget=200, eval_freq=100,
+                            eval_episodes=1, progress=False, jobs=2, num_threads=1)
+    assert [(r["algo"], r["seed"]) for r in results] == [("ppo", 0), ("dqn", 0)]  # (env, algo, seed) order
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["dqn_CartPole-v1_0.json", "ppo_CartPole-v1_0.json"]
+    for run in results:  # rl-zoo3's PPO steps 8 envs at a time: its evaluations fall on multiples of 8
+        steps = [p["steps"] for p in run["curve"]]
+        assert steps[0] == 0 and steps[-1] >= 200 and len(steps) >= 3
+    assert "| CartPole-v1 | ppo |" in (tmp_path / "results.md").read_text()

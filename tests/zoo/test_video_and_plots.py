@@ -29,12 +29,14 @@ def test_record_video_default_output_is_not_the_package(tmp_path, monkeypatch):
 
 @pytest.fixture
 def captured_figures(monkeypatch):
-    """Headless matplotlib; ``plt.show`` keeps the figures it would have shown."""
+    """Headless matplotlib; ``plt.show`` keeps the figures it would have shown (figures left open by earlier tests
+    in the same worker are closed first, so only the script's own figures are captured)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.close("all")
     shown = []
     monkeypatch.setattr(plt, "show", lambda *a, **k: shown.extend(plt.figure(n) for n in plt.get_fignums()))
     yield shown
