@@ -67,8 +67,11 @@ def _config_for(algo: str) -> str:
 
 
 def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval_episodes: int,
-            log_folder: str) -> dict[str, Any]:
-    """Train one (algo, env, seed) with rl-zoo3's set-up and record its evaluation curve."""
+            log_folder: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train one (algo, env, seed) with rl-zoo3's set-up and record its evaluation curve.
+
+    :param params: hyperparameters that override the YAML entry (rl-zoo3's ``-params``)
+    """
     from rl_zoo3.exp_manager import ExperimentManager
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.evaluation import evaluate_policy
@@ -77,7 +80,8 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
     register_in_rl_zoo3()
     args = argparse.Namespace(algo=algo, env=env_id, seed=seed, n_timesteps=budget)
     manager = ExperimentManager(args, algo, env_id, log_folder, n_timesteps=budget, eval_freq=0, seed=seed,
-                                verbose=0, config=_config_for(algo), device="cpu", log_interval=-2)
+                                verbose=0, config=_config_for(algo), device="cpu", log_interval=-2,
+                                hyperparams=dict(params) if params else None)
     model, _ = manager.setup_experiment()
     # the budget and the curve count env steps: an agent whose env wrapper repeats each action k times
     # (Dreamer's action repeat) takes budget / k agent steps
@@ -123,7 +127,8 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
     model.learn(max(budget // repeat, 1), callback=curve)
     eval_env.close()
     model.get_env().close()
-    return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "action_repeat": repeat, "curve": curve.points,
+    return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "params": dict(params or {}),
+            "action_repeat": repeat, "curve": curve.points,
             "train_seconds": curve.train_time, "train_cpu_seconds": curve.cpu_time,
             "updates": int(getattr(model, "_n_updates", 0))}
 
@@ -223,26 +228,34 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
     plt.close(fig)
 
 
-def _run_and_save(job: tuple[str, str, int, int, int, int, str, int | None]) -> dict[str, Any]:
+def _run_and_save(job: tuple[str, str, int, int, int, int, str, int | None, dict[str, Any]]) -> dict[str, Any]:
     """Run one job and write its JSON (a module-level function, so worker processes can run it)."""
-    env_id, algo, seed, budget, eval_freq, eval_episodes, path, num_threads = job
+    env_id, algo, seed, budget, eval_freq, eval_episodes, path, num_threads, params = job
     if num_threads:
         import torch as th
 
         th.set_num_threads(num_threads)
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_one(algo, env_id, seed, budget, eval_freq, eval_episodes, tmp)
+        run = run_one(algo, env_id, seed, budget, eval_freq, eval_episodes, tmp, params)
     pathlib.Path(path).write_text(json.dumps(run))
     return run
 
 
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as a run's JSON stores it (tuples become lists)."""
+    return json.loads(json.dumps(params))
+
+
 def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output: str, budget: int | None = None,
                   eval_freq: int | None = None, eval_episodes: int = 10, progress: bool = True, jobs: int = 1,
-                  num_threads: int | None = None) -> list[dict[str, Any]]:
+                  num_threads: int | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) every applicable (env, algo, seed) and write JSON, Markdown and PNGs.
 
     :param jobs: runs trained at the same time, each in its own process (``1``: one after another in this process)
     :param num_threads: torch threads per run (default: torch's default, or unchanged in this process)
+    :param params: hyperparameters that override the YAML entries of our algorithms (rl-zoo3's ``-params``); the
+        baselines keep rl-zoo3's tuned entries. A finished run is reused only if it ran with the same budget and
+        the same overrides
     :return: every run's record, in (env, algo, seed) order
     """
     from tqdm.auto import tqdm
@@ -256,12 +269,16 @@ def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output:
                 print(f"skipping {algo} on {env_id}: action space not supported")
                 continue
             n = budget or DEFAULT_BUDGETS.get(env_id, 20_000)
+            overrides = dict(params or {}) if algo in ALGORITHMS else {}
             for seed in range(seeds):
                 path = out / "runs" / f"{algo}_{env_id.replace('/', '-')}_{seed}.json"
                 paths.append(path)
-                if path.exists() and json.loads(path.read_text()).get("budget") == n:
-                    continue  # finished earlier with the same budget: resume skips it
-                todo.append((env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path), num_threads))
+                if path.exists():
+                    done = json.loads(path.read_text())
+                    if done.get("budget") == n and done.get("params", {}) == _jsonable(overrides):
+                        continue  # finished earlier with the same budget and overrides: resume skips it
+                todo.append((env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path), num_threads,
+                             overrides))
     bar = tqdm(total=len(todo), desc="benchmark", disable=not progress)
     if jobs <= 1:
         for job in todo:
@@ -292,6 +309,8 @@ def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: ``python -m dreamer_sb3.zoo.benchmark --envs ... --algos ... --seeds N``."""
+    from rl_zoo3.utils import StoreDict
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1"])
     parser.add_argument("--algos", nargs="+", default=["dreamerv3", "ppo", "dqn"])
@@ -302,13 +321,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("-o", "--output", default=os.path.join("benchmarks", "results", "zoo"))
     parser.add_argument("-j", "--jobs", type=int, default=1, help="runs trained at the same time, one process each")
     parser.add_argument("--num-threads", type=int, default=None, help="torch threads per run")
+    parser.add_argument("-params", "--hyperparams", type=str, nargs="+", action=StoreDict, default=None,
+                        help="override our algorithms' YAML entries, rl-zoo3 style (e.g. learning_rate:3e-4 "
+                             "train_ratio:128); the baselines keep rl-zoo3's tuned entries")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     unknown = [a for a in args.algos if a not in ALGORITHMS and a not in BASELINES]
     if unknown:
         parser.error(f"unknown algorithms {unknown}; choose from {sorted(ALGORITHMS) + list(BASELINES)}")
     run_benchmark(args.envs, args.algos, args.seeds, args.output, args.n_timesteps, args.eval_freq, args.eval_episodes,
-                  progress=not args.no_progress, jobs=args.jobs, num_threads=args.num_threads)
+                  progress=not args.no_progress, jobs=args.jobs, num_threads=args.num_threads,
+                  params=args.hyperparams)
 
 
 if __name__ == "__main__":

@@ -85,3 +85,37 @@ def test_parallel_jobs_write_the_same_records(tmp_path):
         steps = [p["steps"] for p in run["curve"]]
         assert steps[0] == 0 and steps[-1] >= 200 and len(steps) >= 3
     assert "| CartPole-v1 | ppo |" in (tmp_path / "results.md").read_text()
+
+
+def test_params_override_our_yaml_and_count_for_resume(tmp_path, monkeypatch):
+    """``params`` reach our algorithm's constructor (not the baselines'), are stored with the run, and a finished
+    run is reused only with the same overrides."""
+    import dreamer_sb3.zoo.benchmark as bench
+
+    built = {}
+    real = bench.run_one
+
+    def spy(algo, env_id, seed, budget, eval_freq, eval_episodes, log_folder, params=None):
+        run = real(algo, env_id, seed, budget, eval_freq, eval_episodes, log_folder, params)
+        built[algo] = params
+        return run
+
+    monkeypatch.setattr(bench, "run_one", spy)
+    kw = dict(seeds=1, output=str(tmp_path), budget=100, eval_freq=100, eval_episodes=1, progress=False)
+    results = run_benchmark(["CartPole-v1"], ["dreamerv3", "ppo"], params={"batch_length": 8}, **kw)
+    assert built == {"dreamerv3": {"batch_length": 8}, "ppo": {}}
+    assert {r["algo"]: r["params"] for r in results} == {"dreamerv3": {"batch_length": 8}, "ppo": {}}
+    built.clear()
+    run_benchmark(["CartPole-v1"], ["dreamerv3", "ppo"], params={"batch_length": 8}, **kw)
+    assert built == {}  # same overrides: both reused
+    run_benchmark(["CartPole-v1"], ["dreamerv3", "ppo"], params={"batch_length": 16}, **kw)
+    assert built == {"dreamerv3": {"batch_length": 16}}  # ours re-runs; the baseline is unaffected
+
+
+def test_params_reach_the_model(tmp_path):
+    from dreamer_sb3.zoo.benchmark import run_one
+
+    run = run_one("dreamerv3", "CartPole-v1", 0, 64, 64, 1, str(tmp_path), {"learning_starts": 16, "batch_size": 2,
+                                                                           "batch_length": 4, "train_ratio": 8})
+    # the YAML's learning_starts (1000) would allow no update in 64 steps; the overrides give 8 / (2 * 4) = 1 per step
+    assert run["updates"] in (48, 49) and run["params"]["train_ratio"] == 8
