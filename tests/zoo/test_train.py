@@ -45,3 +45,22 @@ def test_unknown_algorithm_clear_error():
 
 def test_yaml_path_is_inside_package():
     assert pathlib.Path(hyperparams_path("dreamerv3")).parent.name == "hyperparams"
+
+
+def test_track_logs_the_run_to_wandb_offline(tmp_path, monkeypatch):
+    """rl-zoo3's ``--track``: a Weights & Biases run (offline here: no network) that syncs TensorBoard's scalars."""
+    pytest.importorskip("wandb", reason="--track needs the `track` extra (wandb); CI installs it")
+    monkeypatch.chdir(tmp_path)  # rl-zoo3 writes ./runs/<run name> and wandb ./wandb
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    train.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "-n", "120", "-f", "logs", "--seed", "0",
+                "--track", "--wandb-project-name", "dreamer-sb3-test", "--final-eval-episodes", "0",
+                "-params", "learning_starts:60", "train_ratio:16", "batch_length:8", "batch_size:2"])
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    (log,) = run.glob("run-*.wandb")
+    assert log.stat().st_size > 0
+    (events,) = (tmp_path / "runs").rglob("events.out.tfevents.*")  # what wandb's sync_tensorboard uploads
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert "train/model_loss" in EventAccumulator(str(events)).Reload().Tags()["scalars"]
+    assert (tmp_path / "logs" / "dreamerv3" / "CartPole-v1_1" / "CartPole-v1.zip").exists()
