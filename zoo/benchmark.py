@@ -30,7 +30,7 @@ import pathlib
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -228,17 +228,29 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
     plt.close(fig)
 
 
-def _run_and_save(job: tuple[str, str, int, int, int, int, str, int | None, dict[str, Any]]) -> dict[str, Any]:
-    """Run one job and write its JSON (a module-level function, so worker processes can run it)."""
-    env_id, algo, seed, budget, eval_freq, eval_episodes, path, num_threads, params = job
-    if num_threads:
+class _Job(NamedTuple):
+    """One run to train, and where its JSON goes (picklable, for worker processes)."""
+
+    env_id: str
+    algo: str
+    seed: int
+    budget: int
+    eval_freq: int
+    eval_episodes: int
+    path: str
+    num_threads: int | None
+    params: dict[str, Any]
+
+
+def _run_and_save(job: _Job) -> None:
+    """Train one job and write its JSON (module level, so worker processes can run it)."""
+    if job.num_threads:
         import torch as th
 
-        th.set_num_threads(num_threads)
+        th.set_num_threads(job.num_threads)
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_one(algo, env_id, seed, budget, eval_freq, eval_episodes, tmp, params)
-    pathlib.Path(path).write_text(json.dumps(run))
-    return run
+        run = run_one(job.algo, job.env_id, job.seed, job.budget, job.eval_freq, job.eval_episodes, tmp, job.params)
+    pathlib.Path(job.path).write_text(json.dumps(run))
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -277,12 +289,12 @@ def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output:
                     done = json.loads(path.read_text())
                     if done.get("budget") == n and done.get("params", {}) == _jsonable(overrides):
                         continue  # finished earlier with the same budget and overrides: resume skips it
-                todo.append((env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path), num_threads,
-                             overrides))
+                todo.append(_Job(env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path),
+                                 num_threads, overrides))
     bar = tqdm(total=len(todo), desc="benchmark", disable=not progress)
     if jobs <= 1:
         for job in todo:
-            bar.set_postfix_str(f"{job[1]} {job[0]} seed {job[2]}")
+            bar.set_postfix_str(f"{job.algo} {job.env_id} seed {job.seed}")
             _run_and_save(job)
             bar.update()
     else:
