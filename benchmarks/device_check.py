@@ -64,10 +64,15 @@ def check_one(algo: str, obs_kind: str, device: str, steps: int) -> dict[str, An
     cls = algorithm_class(algo)
     env = gym.make("Pendulum-v1") if obs_kind == "vector" else _image_env()
     policy = "MlpPolicy" if obs_kind == "vector" else "CnnPolicy"
-    kwargs: dict[str, Any] = dict(learning_starts=steps // 2, batch_size=8, batch_length=16, train_ratio=64,
-                                  policy_kwargs=dict(model_size="tiny", **({"classes": 0} if algo in ("planet", "dreamerv1")
-                                                                         else {})),
-                                  device=device, seed=0)
+    kwargs: dict[str, Any] = dict(
+        learning_starts=steps // 2,
+        batch_size=8,
+        batch_length=16,
+        train_ratio=64,
+        policy_kwargs=dict(model_size="tiny", **({"classes": 0} if algo in ("planet", "dreamerv1") else {})),
+        device=device,
+        seed=0,
+    )
     if algo == "planet":
         kwargs.update(planning_horizon=6, n_candidates=100, top_k=10, cem_iters=3)
     model = cls(policy, env, **kwargs)
@@ -103,9 +108,17 @@ def check_one(algo: str, obs_kind: str, device: str, steps: int) -> dict[str, An
         after, _ = loaded.predict(obs, deterministic=True)
     if not np.allclose(before, after, atol=1e-5):
         problems.append("save -> load changed the deterministic actions")
-    return {"algo": algo, "obs": obs_kind, "device": str(target), "env_steps": steps, "updates": int(model._n_updates),
-            "seconds": seconds, "s_per_update": seconds / max(model._n_updates, 1), "ok": not problems,
-            "problems": problems}
+    return {
+        "algo": algo,
+        "obs": obs_kind,
+        "device": str(target),
+        "env_steps": steps,
+        "updates": int(model._n_updates),
+        "seconds": seconds,
+        "s_per_update": seconds / max(model._n_updates, 1),
+        "ok": not problems,
+        "problems": problems,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,14 +141,23 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(check_one(algo, obs_kind, args.device, args.steps))
             except Exception as exc:  # a crash is a failed check, reported with the others
                 traceback.print_exc()
-                rows.append({"algo": algo, "obs": obs_kind, "device": args.device, "ok": False,
-                             "problems": [f"{type(exc).__name__}: {exc}"]})
+                rows.append(
+                    {
+                        "algo": algo,
+                        "obs": obs_kind,
+                        "device": args.device,
+                        "ok": False,
+                        "problems": [f"{type(exc).__name__}: {exc}"],
+                    }
+                )
     device_name = th.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"\n| algo | obs | device ({device_name}) | updates | s / update | ok |\n|---|---|---|---|---|---|")
     for r in rows:
         spu = f"{r['s_per_update']:.3f}" if "s_per_update" in r else "-"
-        print(f"| {r['algo']} | {r['obs']} | {r['device']} | {r.get('updates', '-')} | {spu} | "
-              f"{'yes' if r['ok'] else 'NO: ' + '; '.join(r['problems'])} |")
+        print(
+            f"| {r['algo']} | {r['obs']} | {r['device']} | {r.get('updates', '-')} | {spu} | "
+            f"{'yes' if r['ok'] else 'NO: ' + '; '.join(r['problems'])} |"
+        )
     os.makedirs(args.output, exist_ok=True)
     out = os.path.join(args.output, "device_check.json")
     with open(out, "w") as f:

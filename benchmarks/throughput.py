@@ -54,8 +54,16 @@ DEFAULT_CONFIGS = ["vision", "tiny"]
 PEER_SIZE_CONFIG = {"vision": "vision", "tiny": "vision", "L": "vision-L", "XL": "vision-XL"}
 
 
-def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, batch_length: int, horizon: int,
-                device: str, compile: bool = False):
+def _make_model(
+    config: str,
+    precision: str,
+    actor_grad: str,
+    batch_size: int,
+    batch_length: int,
+    horizon: int,
+    device: str,
+    compile: bool = False,
+):
     import gymnasium as gym
     import numpy as np
     from gymnasium import spaces
@@ -65,8 +73,9 @@ def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, b
     spec = CONFIGS[config]
 
     class SyntheticEnv(gym.Env):
-        observation_space = (spaces.Box(0, 255, (64, 64, 3), np.uint8) if spec["obs"] == "image"
-                             else spaces.Box(-1, 1, (4,), np.float32))
+        observation_space = (
+            spaces.Box(0, 255, (64, 64, 3), np.uint8) if spec["obs"] == "image" else spaces.Box(-1, 1, (4,), np.float32)
+        )
         action_space = spaces.Box(-1, 1, (6,), np.float32) if spec["action"] == "box" else spaces.Discrete(2)
 
         def reset(self, *, seed=None, options=None):
@@ -77,9 +86,19 @@ def _make_model(config: str, precision: str, actor_grad: str, batch_size: int, b
             return self.observation_space.sample(), 0.0, False, False, {}
 
     policy = "CnnPolicy" if spec["obs"] == "image" else "MlpPolicy"
-    return DreamerV3(policy, SyntheticEnv(), batch_size=batch_size, batch_length=batch_length, imag_horizon=horizon,
-                     precision=precision, actor_grad=actor_grad, device=device, seed=0, compile=compile,
-                     policy_kwargs=dict(model_size=spec["model_size"]))
+    return DreamerV3(
+        policy,
+        SyntheticEnv(),
+        batch_size=batch_size,
+        batch_length=batch_length,
+        imag_horizon=horizon,
+        precision=precision,
+        actor_grad=actor_grad,
+        device=device,
+        seed=0,
+        compile=compile,
+        policy_kwargs=dict(model_size=spec["model_size"]),
+    )
 
 
 def _synthetic_batch(model, batch_size: int, batch_length: int):
@@ -105,8 +124,17 @@ def _synthetic_batch(model, batch_size: int, batch_length: int):
     return SequenceReplay.to_torch(batch, model.device)
 
 
-def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_size: int, batch_length: int,
-            horizon: int, device: str, compile: bool = False) -> dict:
+def measure(
+    config: str,
+    precision: str,
+    actor_grad: str,
+    repeats: int,
+    batch_size: int,
+    batch_length: int,
+    horizon: int,
+    device: str,
+    compile: bool = False,
+) -> dict:
     """Time updates and policy steps for one configuration (run in a fresh process). With ``compile`` the
     warm-up also pays the compilation, reported as ``compile_s``."""
     import torch as th
@@ -174,13 +202,24 @@ def measure(config: str, precision: str, actor_grad: str, repeats: int, batch_si
         latency[f"policy_step_ms_batch{n}"] = 1000 * statistics.median(times)
     peak_gpu = th.cuda.max_memory_allocated() / 2**30 if model.device.type == "cuda" else None
     return {
-        "config": config, "precision": precision, "actor_grad": actor_grad, "device": str(model.device),
-        "compile": compile, "warmup_s": warmup_s,
-        "batch": [batch_size, batch_length], "horizon": horizon, "params": counts,
-        "update_s": statistics.median(full), "world_model_s": statistics.median(wm_times),
-        "behavior_s": statistics.median(beh_times), "updates_per_s": 1.0 / statistics.median(full),
-        **latency, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-        "peak_gpu_gb": peak_gpu, "threads": th.get_num_threads(), "repeats": repeats,
+        "config": config,
+        "precision": precision,
+        "actor_grad": actor_grad,
+        "device": str(model.device),
+        "compile": compile,
+        "warmup_s": warmup_s,
+        "batch": [batch_size, batch_length],
+        "horizon": horizon,
+        "params": counts,
+        "update_s": statistics.median(full),
+        "world_model_s": statistics.median(wm_times),
+        "behavior_s": statistics.median(beh_times),
+        "updates_per_s": 1.0 / statistics.median(full),
+        **latency,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_gpu_gb": peak_gpu,
+        "threads": th.get_num_threads(),
+        "repeats": repeats,
         "update_tflop": None if update_flop is None else update_flop / 1e12,
         "tflops": None if update_flop is None else update_flop / 1e12 / statistics.median(full),
     }
@@ -191,9 +230,26 @@ RATIO_METRICS = ("update_s", "policy_step_ms_batch1", "policy_step_ms_batch16")
 
 def _run_child(label: str, spec: str, args: argparse.Namespace) -> dict | None:
     """Run one measurement in a fresh process; prints one line and returns its result (``None`` on failure)."""
-    cmd = [sys.executable, __file__, "--_child", spec, "--repeats", str(args.repeats), "--batch-size",
-           str(args.batch_size), "--batch-length", str(args.batch_length), "--horizon", str(args.horizon), "--device",
-           args.device, "--threads", str(args.threads), "--peer-size", args.peer_size]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--_child",
+        spec,
+        "--repeats",
+        str(args.repeats),
+        "--batch-size",
+        str(args.batch_size),
+        "--batch-length",
+        str(args.batch_length),
+        "--horizon",
+        str(args.horizon),
+        "--device",
+        args.device,
+        "--threads",
+        str(args.threads),
+        "--peer-size",
+        args.peer_size,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
@@ -212,8 +268,9 @@ def _run_ours(args: argparse.Namespace) -> list[dict]:
             for actor_grad in args.actor_grads:
                 for mode in args.compile_modes:
                     tag = "" if mode == "eager" else "/compiled"
-                    res = _run_child(f"{config}/{precision}/{actor_grad}{tag}",
-                                     f"{config},{precision},{actor_grad},{mode}", args)
+                    res = _run_child(
+                        f"{config}/{precision}/{actor_grad}{tag}", f"{config},{precision},{actor_grad},{mode}", args
+                    )
                     if res is not None:
                         results.append(res)
     return results
@@ -246,21 +303,40 @@ def peer_ratios(ours: list[dict], peer_results: list[dict]) -> list[dict]:
         ratios = {}
         config = PEER_SIZE_CONFIG[p.get("size", "vision")]
         for precision in ("fp32", "bf16"):
-            base = next((r for r in ours if r["config"] == config and r["precision"] == precision
-                         and r["actor_grad"] == p["actor_grad"] and not r.get("compile")), None)
+            base = next(
+                (
+                    r
+                    for r in ours
+                    if r["config"] == config
+                    and r["precision"] == precision
+                    and r["actor_grad"] == p["actor_grad"]
+                    and not r.get("compile")
+                ),
+                None,
+            )
             if base is not None:
                 ratios[precision] = {m: p[m] / base[m] for m in RATIO_METRICS}
-        rows.append({"peer": p["peer"], "version": p.get("version"), "size": p.get("size", "vision"),
-                     "precision": p["precision"], "actor_grad": p["actor_grad"], "ratios": ratios})
+        rows.append(
+            {
+                "peer": p["peer"],
+                "version": p.get("version"),
+                "size": p.get("size", "vision"),
+                "precision": p["precision"],
+                "actor_grad": p["actor_grad"],
+                "ratios": ratios,
+            }
+        )
     return rows
 
 
 def format_ratio_table(rows: list[dict]) -> str:
     """Markdown table of :func:`peer_ratios` rows; ``-`` where ours was not measured in that precision."""
-    lines = ["ratio = peer / ours, ours = our row of the same size in this run (> 1: ours is faster)",
-             "| peer | precision | actor grad | s/update ÷ ours fp32 | ÷ ours bf16 | policy step b=1 ÷ ours fp32 "
-             "| ÷ ours bf16 | policy step b=16 ÷ ours fp32 | ÷ ours bf16 |",
-             "|" + "---|" * 9]
+    lines = [
+        "ratio = peer / ours, ours = our row of the same size in this run (> 1: ours is faster)",
+        "| peer | precision | actor grad | s/update ÷ ours fp32 | ÷ ours bf16 | policy step b=1 ÷ ours fp32 "
+        "| ÷ ours bf16 | policy step b=16 ÷ ours fp32 | ÷ ours bf16 |",
+        "|" + "---|" * 9,
+    ]
 
     def cell(row: dict, precision: str, metric: str) -> str:
         ratio = row["ratios"].get(precision, {}).get(metric)
@@ -298,13 +374,17 @@ def _config_label(r: dict) -> str:
 
 def format_flops_table(results: list[dict], peak_tflops: float | None = None) -> str:
     """Work per update and the arithmetic rate achieved (and its share of ``peak_tflops`` when given)."""
-    lines = ["\n| config | precision | TFLOP / update | achieved TFLOP/s | of peak | peak GPU memory GB |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "\n| config | precision | TFLOP / update | achieved TFLOP/s | of peak | peak GPU memory GB |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         rate = r.get("tflops")
         share = "-" if rate is None or not peak_tflops else f"{100 * rate / peak_tflops:.1f}%"
-        lines.append(f"| {_config_label(r)} | {r['precision']} | {_fmt(r.get('update_tflop'), '.3f')} "
-                     f"| {_fmt(rate, '.2f')} | {share} | {_fmt(r.get('peak_gpu_gb'), '.2f')} |")
+        lines.append(
+            f"| {_config_label(r)} | {r['precision']} | {_fmt(r.get('update_tflop'), '.3f')} "
+            f"| {_fmt(rate, '.2f')} | {share} | {_fmt(r.get('peak_gpu_gb'), '.2f')} |"
+        )
     return "\n".join(lines)
 
 
@@ -318,10 +398,12 @@ def print_peer_report(header: str, ours: list[dict], peer_results: list[dict], r
     print(header)
     print("|" + "---|" * 11)
     for r in peer_results:
-        print(f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
-              f"| {r['update_s']:.3f} | {_fmt(r['world_model_s'])} | {_fmt(r['behavior_s'])} "
-              f"| {r['updates_per_s']:.2f} | {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} "
-              f"| {r['peak_rss_gb']:.2f} |")
+        print(
+            f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
+            f"| {r['update_s']:.3f} | {_fmt(r['world_model_s'])} | {_fmt(r['behavior_s'])} "
+            f"| {r['updates_per_s']:.2f} | {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} "
+            f"| {r['peak_rss_gb']:.2f} |"
+        )
     print("\nparameters:")
     print(format_param_table(ours, peer_results))
     for note in dict.fromkeys(n for r in peer_results for n in r["notes"]):
@@ -342,16 +424,39 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results"))
-    parser.add_argument("--peers", nargs="+", default=[], choices=list(peers.REGISTRY),
-                        help="also time these libraries' own DreamerV3 at the vision sizes (if installed)")
-    parser.add_argument("--peer-precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
-                        help="precisions of the peers (torchrl: bf16 on CUDA only)")
-    parser.add_argument("--peer-size", default="vision", choices=list(peers.SIZES),
-                        help="peer sizes; 'tiny' is only for smoke-testing the adapters")
-    parser.add_argument("--compile-modes", nargs="+", default=["eager"], choices=["eager", "compiled"],
-                        help="ours eager and/or with compile=True (torch.compile of the network blocks)")
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="the device's peak rate (e.g. 989 for an H100 SXM's dense bf16) to print the share achieved")
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        default=[],
+        choices=list(peers.REGISTRY),
+        help="also time these libraries' own DreamerV3 at the vision sizes (if installed)",
+    )
+    parser.add_argument(
+        "--peer-precisions",
+        nargs="+",
+        default=["fp32"],
+        choices=["fp32", "bf16"],
+        help="precisions of the peers (torchrl: bf16 on CUDA only)",
+    )
+    parser.add_argument(
+        "--peer-size",
+        default="vision",
+        choices=list(peers.SIZES),
+        help="peer sizes; 'tiny' is only for smoke-testing the adapters",
+    )
+    parser.add_argument(
+        "--compile-modes",
+        nargs="+",
+        default=["eager"],
+        choices=["eager", "compiled"],
+        help="ours eager and/or with compile=True (torch.compile of the network blocks)",
+    )
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the device's peak rate (e.g. 989 for an H100 SXM's dense bf16) to print the share achieved",
+    )
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
@@ -360,13 +465,31 @@ def main() -> None:
 
             torch.set_num_threads(args.threads)
         if args._child.startswith("peer:"):
-            name, precision, actor_grad = args._child[len("peer:"):].split(",")
-            result = peers.measure(name, precision, actor_grad, args.repeats, args.batch_size, args.batch_length,
-                                   args.horizon, args.device, args.peer_size)
+            name, precision, actor_grad = args._child[len("peer:") :].split(",")
+            result = peers.measure(
+                name,
+                precision,
+                actor_grad,
+                args.repeats,
+                args.batch_size,
+                args.batch_length,
+                args.horizon,
+                args.device,
+                args.peer_size,
+            )
         else:
             config, precision, actor_grad, mode = args._child.split(",")
-            result = measure(config, precision, actor_grad, args.repeats, args.batch_size, args.batch_length,
-                             args.horizon, args.device, compile=mode == "compiled")
+            result = measure(
+                config,
+                precision,
+                actor_grad,
+                args.repeats,
+                args.batch_size,
+                args.batch_length,
+                args.horizon,
+                args.device,
+                compile=mode == "compiled",
+            )
         print("RESULT " + json.dumps(result))
         return
 
@@ -385,21 +508,29 @@ def main() -> None:
                 if res is not None:
                     peer_results.append(res)
 
-    header = ("| config | precision | actor grad | WM params | s/update | world model s | behaviour s | updates/s "
-              "| policy step ms (b=1) | (b=16) | peak RSS GB |")
+    header = (
+        "| config | precision | actor grad | WM params | s/update | world model s | behaviour s | updates/s "
+        "| policy step ms (b=1) | (b=16) | peak RSS GB |"
+    )
     print(header)
     print("|" + "---|" * 11)
     for r in results:
-        print(f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
-              f"| {r['update_s']:.3f} | {r['world_model_s']:.3f} | {r['behavior_s']:.3f} | {r['updates_per_s']:.2f} "
-              f"| {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} | {r['peak_rss_gb']:.2f} |")
+        print(
+            f"| {_config_label(r)} | {r['precision']} | {r['actor_grad']} | {r['params']['world_model'] / 1e6:.2f}M "
+            f"| {r['update_s']:.3f} | {r['world_model_s']:.3f} | {r['behavior_s']:.3f} | {r['updates_per_s']:.2f} "
+            f"| {r['policy_step_ms_batch1']:.2f} | {r['policy_step_ms_batch16']:.2f} | {r['peak_rss_gb']:.2f} |"
+        )
     print(format_flops_table(results, args.peak_tflops))
     ratios = peer_ratios(results, peer_results)
     if args.peers:
         print_peer_report(header, results, peer_results, ratios)
     os.makedirs(args.output, exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d")}
+    meta = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     try:
         import torch
 
@@ -422,8 +553,7 @@ def main() -> None:
         labels = [f"{_config_label(r)}\n{r['precision']}\n{r['actor_grad']}" for r in results]
         fig, ax = plt.subplots(figsize=(1.6 * len(results) + 2, 4))
         ax.bar(labels, [r["world_model_s"] for r in results], label="world model")
-        ax.bar(labels, [r["behavior_s"] for r in results], bottom=[r["world_model_s"] for r in results],
-               label="actor-critic")
+        ax.bar(labels, [r["behavior_s"] for r in results], bottom=[r["world_model_s"] for r in results], label="actor-critic")
         ax.set_ylabel("seconds per update")
         ax.legend()
         fig.tight_layout()

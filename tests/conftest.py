@@ -10,8 +10,14 @@ from dreamer_sb3 import DreamerV1, DreamerV2, DreamerV3, PlaNet
 th.set_num_threads(1)
 
 #: (algorithm class, constructor kwargs that make it tiny and fast for contract tests)
-TINY = dict(learning_starts=64, batch_size=4, batch_length=8, train_ratio=16, buffer_size=2000,
-            policy_kwargs=dict(model_size="tiny", units=32, deter=32, hidden=32, stoch=4, classes=4, cnn_depth=4))
+TINY = dict(
+    learning_starts=64,
+    batch_size=4,
+    batch_length=8,
+    train_ratio=16,
+    buffer_size=2000,
+    policy_kwargs=dict(model_size="tiny", units=32, deter=32, hidden=32, stoch=4, classes=4, cnn_depth=4),
+)
 
 #: PlaNet and DreamerV1 keep Gaussian latents (classes=0)
 TINY_GAUSSIAN = dict(TINY, policy_kwargs=dict(TINY["policy_kwargs"], classes=0))

@@ -18,8 +18,9 @@ def device_check():
 
 
 def test_checks_pass_on_cpu_and_write_json(device_check, tmp_path, capsys):
-    status = device_check.main(["--device", "cpu", "--steps", "48", "--algos", "dreamerv3", "dreamerv1",
-                                "--obs", "vector", "-o", str(tmp_path)])
+    status = device_check.main(
+        ["--device", "cpu", "--steps", "48", "--algos", "dreamerv3", "dreamerv1", "--obs", "vector", "-o", str(tmp_path)]
+    )
     assert status == 0
     rows = json.loads((tmp_path / "device_check.json").read_text())["rows"]
     assert [(r["algo"], r["ok"]) for r in rows] == [("dreamerv3", True), ("dreamerv1", True)]

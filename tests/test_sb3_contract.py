@@ -16,8 +16,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecTran
 def test_learn_with_callbacks_eval_and_checkpoint(algo, tmp_path):
     cls, kwargs = algo
     model = cls("MlpPolicy", "CartPole-v1", seed=0, **kwargs)
-    eval_cb = EvalCallback(make_vec_env("CartPole-v1", n_envs=1), eval_freq=100, n_eval_episodes=2,
-                           best_model_save_path=str(tmp_path / "best"), log_path=str(tmp_path / "eval"))
+    eval_cb = EvalCallback(
+        make_vec_env("CartPole-v1", n_envs=1),
+        eval_freq=100,
+        n_eval_episodes=2,
+        best_model_save_path=str(tmp_path / "best"),
+        log_path=str(tmp_path / "eval"),
+    )
     ckpt = CheckpointCallback(save_freq=150, save_path=str(tmp_path / "ckpt"), save_replay_buffer=True)
     model.learn(300, callback=[eval_cb, ckpt], progress_bar=True)
     assert model.num_timesteps == 300

@@ -25,15 +25,35 @@ def throughput(monkeypatch):
 
 
 def _row(config, precision, actor_grad, update_s, step1, step16, **extra):
-    return dict(config=config, precision=precision, actor_grad=actor_grad, update_s=update_s,
-                policy_step_ms_batch1=step1, policy_step_ms_batch16=step16, world_model_s=update_s / 2,
-                behavior_s=update_s / 2, updates_per_s=1 / update_s, peak_rss_gb=1.0,
-                params=dict(world_model=15_687_811, actor=1_056_780, critic=1_181_439), **extra)
+    return dict(
+        config=config,
+        precision=precision,
+        actor_grad=actor_grad,
+        update_s=update_s,
+        policy_step_ms_batch1=step1,
+        policy_step_ms_batch16=step16,
+        world_model_s=update_s / 2,
+        behavior_s=update_s / 2,
+        updates_per_s=1 / update_s,
+        peak_rss_gb=1.0,
+        params=dict(world_model=15_687_811, actor=1_056_780, critic=1_181_439),
+        **extra,
+    )
 
 
 def _peer(name, precision, actor_grad, update_s, step1, step16):
-    return _row(f"peer:{name}", precision, actor_grad, update_s, step1, step16, peer=name, version=f"{name} 1.0",
-                size="vision", notes=[f"{name}: a note"])
+    return _row(
+        f"peer:{name}",
+        precision,
+        actor_grad,
+        update_s,
+        step1,
+        step16,
+        peer=name,
+        version=f"{name} 1.0",
+        size="vision",
+        notes=[f"{name}: a note"],
+    )
 
 
 OURS = [
@@ -45,17 +65,21 @@ OURS = [
 
 
 def test_ratios_are_peer_over_ours(throughput):
-    rows = throughput.peer_ratios(OURS, [_peer("torchrl", "fp32", "reinforce", 3.0, 6.0, 2.0),
-                                         _peer("sheeprl", "fp32", "dynamics", 5.0, 10.0, 30.0)])
+    rows = throughput.peer_ratios(
+        OURS, [_peer("torchrl", "fp32", "reinforce", 3.0, 6.0, 2.0), _peer("sheeprl", "fp32", "dynamics", 5.0, 10.0, 30.0)]
+    )
     torchrl, sheeprl = rows
     assert torchrl["ratios"]["fp32"] == pytest.approx(
-        dict(update_s=1.5, policy_step_ms_batch1=1.5, policy_step_ms_batch16=0.25))
+        dict(update_s=1.5, policy_step_ms_batch1=1.5, policy_step_ms_batch16=0.25)
+    )
     assert torchrl["ratios"]["bf16"] == pytest.approx(
-        dict(update_s=3.0, policy_step_ms_batch1=3.0, policy_step_ms_batch16=0.5))
+        dict(update_s=3.0, policy_step_ms_batch1=3.0, policy_step_ms_batch16=0.5)
+    )
     # compared with our row of the same actor gradient; no bf16 row of ours with it
     assert list(sheeprl["ratios"]) == ["fp32"]
     assert sheeprl["ratios"]["fp32"] == pytest.approx(
-        dict(update_s=0.5, policy_step_ms_batch1=2.0, policy_step_ms_batch16=3.0))
+        dict(update_s=0.5, policy_step_ms_batch1=2.0, policy_step_ms_batch16=3.0)
+    )
     table = throughput.format_ratio_table(rows)
     assert "| torchrl | fp32 | reinforce | 1.50x | 3.00x | 1.50x | 3.00x | 0.25x | 0.50x |" in table
     assert "| sheeprl | fp32 | dynamics | 0.50x | - | 2.00x | - | 3.00x | - |" in table
@@ -68,8 +92,9 @@ def test_ratio_table_flags_smoke_sizes(throughput):
 
 
 def test_param_table_lists_every_implementation(throughput):
-    table = throughput.format_param_table(OURS, [_peer("torchrl", "fp32", "reinforce", 1.0, 1.0, 1.0),
-                                                 _peer("torchrl", "fp32", "dynamics", 1.0, 1.0, 1.0)])
+    table = throughput.format_param_table(
+        OURS, [_peer("torchrl", "fp32", "reinforce", 1.0, 1.0, 1.0), _peer("torchrl", "fp32", "dynamics", 1.0, 1.0, 1.0)]
+    )
     assert table.count("15,687,811 | 1,056,780 | 1,181,439") == 2  # ours once, each peer once
     assert "| ours (vision) |" in table and "| torchrl 1.0 |" in table
 
@@ -91,8 +116,10 @@ def test_main_with_a_missing_peer_does_not_crash(throughput, monkeypatch, capsys
     monkeypatch.setitem(throughput.peers.REGISTRY, "torchrl", "no_such_module_for_the_throughput_test")
     monkeypatch.setitem(throughput.peers.REGISTRY, "sheeprl", "fake_sheeprl_adapter")
     monkeypatch.setitem(sys.modules, "fake_sheeprl_adapter", types.ModuleType("fake_sheeprl_adapter"))
-    canned = {"vision,fp32,reinforce,eager": OURS[0], "peer:sheeprl,fp32,reinforce": _peer("sheeprl", "fp32", "reinforce",
-                                                                                      4.0, 8.0, 8.0)}
+    canned = {
+        "vision,fp32,reinforce,eager": OURS[0],
+        "peer:sheeprl,fp32,reinforce": _peer("sheeprl", "fp32", "reinforce", 4.0, 8.0, 8.0),
+    }
     specs = []
 
     def fake_run_child(label, spec, args):
@@ -100,8 +127,22 @@ def test_main_with_a_missing_peer_does_not_crash(throughput, monkeypatch, capsys
         return canned[spec]
 
     monkeypatch.setattr(throughput, "_run_child", fake_run_child)
-    monkeypatch.setattr(sys, "argv", ["throughput.py", "--configs", "vision", "--precisions", "fp32", "--peers",
-                                      "torchrl", "sheeprl", "--output", str(tmp_path)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "throughput.py",
+            "--configs",
+            "vision",
+            "--precisions",
+            "fp32",
+            "--peers",
+            "torchrl",
+            "sheeprl",
+            "--output",
+            str(tmp_path),
+        ],
+    )
     throughput.main()
     out = capsys.readouterr().out
     assert specs == ["vision,fp32,reinforce,eager", "peer:sheeprl,fp32,reinforce"]  # nothing launched for torchrl

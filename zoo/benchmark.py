@@ -66,8 +66,16 @@ def _config_for(algo: str) -> str:
     return str(pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml")
 
 
-def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval_episodes: int,
-            log_folder: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_one(
+    algo: str,
+    env_id: str,
+    seed: int,
+    budget: int,
+    eval_freq: int,
+    eval_episodes: int,
+    log_folder: str,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Train one (algo, env, seed) with rl-zoo3's set-up and record its evaluation curve.
 
     :param params: hyperparameters that override the YAML entry (rl-zoo3's ``-params``)
@@ -79,9 +87,20 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
 
     register_in_rl_zoo3()
     args = argparse.Namespace(algo=algo, env=env_id, seed=seed, n_timesteps=budget)
-    manager = ExperimentManager(args, algo, env_id, log_folder, n_timesteps=budget, eval_freq=0, seed=seed,
-                                verbose=0, config=_config_for(algo), device="cpu", log_interval=-2,
-                                hyperparams=dict(params) if params else None)
+    manager = ExperimentManager(
+        args,
+        algo,
+        env_id,
+        log_folder,
+        n_timesteps=budget,
+        eval_freq=0,
+        seed=seed,
+        verbose=0,
+        config=_config_for(algo),
+        device="cpu",
+        log_interval=-2,
+        hyperparams=dict(params) if params else None,
+    )
     model, _ = manager.setup_experiment()
     # the budget and the curve count env steps: an agent whose env wrapper repeats each action k times
     # (Dreamer's action repeat) takes budget / k agent steps
@@ -104,9 +123,16 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
             self.cpu_time += time.process_time() - self._c0
             sync_envs_normalization(self.training_env, eval_env)
             mean, std = evaluate_policy(self.model, eval_env, n_eval_episodes=eval_episodes, deterministic=True)
-            self.points.append({"steps": int(self.num_timesteps) * repeat, "mean": float(mean), "std": float(std),
-                                "wall": self.train_time, "cpu": self.cpu_time,
-                                "updates": int(getattr(self.model, "_n_updates", 0))})
+            self.points.append(
+                {
+                    "steps": int(self.num_timesteps) * repeat,
+                    "mean": float(mean),
+                    "std": float(std),
+                    "wall": self.train_time,
+                    "cpu": self.cpu_time,
+                    "updates": int(getattr(self.model, "_n_updates", 0)),
+                }
+            )
             self._next += eval_freq
             self._t0, self._c0 = time.perf_counter(), time.process_time()
 
@@ -127,10 +153,18 @@ def run_one(algo: str, env_id: str, seed: int, budget: int, eval_freq: int, eval
     model.learn(max(budget // repeat, 1), callback=curve)
     eval_env.close()
     model.get_env().close()
-    return {"algo": algo, "env": env_id, "seed": seed, "budget": budget, "params": dict(params or {}),
-            "action_repeat": repeat, "curve": curve.points,
-            "train_seconds": curve.train_time, "train_cpu_seconds": curve.cpu_time,
-            "updates": int(getattr(model, "_n_updates", 0))}
+    return {
+        "algo": algo,
+        "env": env_id,
+        "seed": seed,
+        "budget": budget,
+        "params": dict(params or {}),
+        "action_repeat": repeat,
+        "curve": curve.points,
+        "train_seconds": curve.train_time,
+        "train_cpu_seconds": curve.cpu_time,
+        "updates": int(getattr(model, "_n_updates", 0)),
+    }
 
 
 def action_repeat(venv: Any) -> int:
@@ -167,26 +201,39 @@ def summarize(results: list[dict[str, Any]], thresholds: dict[str, float]) -> li
         secs = [r["train_seconds"] for r in runs]
         cpus = [r.get("train_cpu_seconds", r["train_seconds"]) for r in runs]
         ups = [r["updates"] / c for r, c in zip(runs, cpus) if c > 0]
-        rows.append({
-            "env": env_id, "algo": algo, "seeds": len(runs), "final_mean": float(np.mean(finals)),
-            "final_std": float(np.std(finals)), "threshold": thr,
-            "steps_to_threshold": float(np.median(hits)) if hits else None, "reached": f"{len(hits)}/{len(runs)}",
-            "train_seconds": float(np.mean(secs)), "train_cpu_seconds": float(np.mean(cpus)),
-            "updates_per_second": float(np.mean(ups)) if ups else 0.0,
-        })
+        rows.append(
+            {
+                "env": env_id,
+                "algo": algo,
+                "seeds": len(runs),
+                "final_mean": float(np.mean(finals)),
+                "final_std": float(np.std(finals)),
+                "threshold": thr,
+                "steps_to_threshold": float(np.median(hits)) if hits else None,
+                "reached": f"{len(hits)}/{len(runs)}",
+                "train_seconds": float(np.mean(secs)),
+                "train_cpu_seconds": float(np.mean(cpus)),
+                "updates_per_second": float(np.mean(ups)) if ups else 0.0,
+            }
+        )
     return rows
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The summary rows as a Markdown table."""
-    lines = ["| env | algo | seeds | final return (mean ± std) | threshold | env steps to threshold (median, reached) "
-             "| train wall-clock (s) | train CPU time (s) | updates per CPU-second |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| env | algo | seeds | final return (mean ± std) | threshold | env steps to threshold (median, reached) "
+        "| train wall-clock (s) | train CPU time (s) | updates per CPU-second |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         steps = f"{r['steps_to_threshold']:.0f}" if r["steps_to_threshold"] is not None else "not reached"
-        lines.append(f"| {r['env']} | {r['algo']} | {r['seeds']} | {r['final_mean']:.1f} ± {r['final_std']:.1f} | "
-                     f"{r['threshold']} | {steps} ({r['reached']}) | {r['train_seconds']:.0f} | "
-                     f"{r['train_cpu_seconds']:.0f} | "
-                     f"{r['updates_per_second']:.1f} |")
+        lines.append(
+            f"| {r['env']} | {r['algo']} | {r['seeds']} | {r['final_mean']:.1f} ± {r['final_std']:.1f} | "
+            f"{r['threshold']} | {steps} ({r['reached']}) | {r['train_seconds']:.0f} | "
+            f"{r['train_cpu_seconds']:.0f} | "
+            f"{r['updates_per_second']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -258,9 +305,19 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(params))
 
 
-def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output: str, budget: int | None = None,
-                  eval_freq: int | None = None, eval_episodes: int = 10, progress: bool = True, jobs: int = 1,
-                  num_threads: int | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def run_benchmark(
+    envs: Sequence[str],
+    algos: Sequence[str],
+    seeds: int,
+    output: str,
+    budget: int | None = None,
+    eval_freq: int | None = None,
+    eval_episodes: int = 10,
+    progress: bool = True,
+    jobs: int = 1,
+    num_threads: int | None = None,
+    params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Run (or resume) every applicable (env, algo, seed) and write JSON, Markdown and PNGs.
 
     :param jobs: runs trained at the same time, each in its own process (``1``: one after another in this process)
@@ -289,8 +346,9 @@ def run_benchmark(envs: Sequence[str], algos: Sequence[str], seeds: int, output:
                     done = json.loads(path.read_text())
                     if done.get("budget") == n and done.get("params", {}) == _jsonable(overrides):
                         continue  # finished earlier with the same budget and overrides: resume skips it
-                todo.append(_Job(env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path),
-                                 num_threads, overrides))
+                todo.append(
+                    _Job(env_id, algo, seed, n, eval_freq or max(n // 20, 1), eval_episodes, str(path), num_threads, overrides)
+                )
     bar = tqdm(total=len(todo), desc="benchmark", disable=not progress)
     if jobs <= 1:
         for job in todo:
@@ -333,17 +391,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("-o", "--output", default=os.path.join("benchmarks", "results", "zoo"))
     parser.add_argument("-j", "--jobs", type=int, default=1, help="runs trained at the same time, one process each")
     parser.add_argument("--num-threads", type=int, default=None, help="torch threads per run")
-    parser.add_argument("-params", "--hyperparams", type=str, nargs="+", action=StoreDict, default=None,
-                        help="override our algorithms' YAML entries, rl-zoo3 style (e.g. learning_rate:3e-4 "
-                             "train_ratio:128); the baselines keep rl-zoo3's tuned entries")
+    parser.add_argument(
+        "-params",
+        "--hyperparams",
+        type=str,
+        nargs="+",
+        action=StoreDict,
+        default=None,
+        help="override our algorithms' YAML entries, rl-zoo3 style (e.g. learning_rate:3e-4 "
+        "train_ratio:128); the baselines keep rl-zoo3's tuned entries",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     unknown = [a for a in args.algos if a not in ALGORITHMS and a not in BASELINES]
     if unknown:
         parser.error(f"unknown algorithms {unknown}; choose from {sorted(ALGORITHMS) + list(BASELINES)}")
-    run_benchmark(args.envs, args.algos, args.seeds, args.output, args.n_timesteps, args.eval_freq, args.eval_episodes,
-                  progress=not args.no_progress, jobs=args.jobs, num_threads=args.num_threads,
-                  params=args.hyperparams)
+    run_benchmark(
+        args.envs,
+        args.algos,
+        args.seeds,
+        args.output,
+        args.n_timesteps,
+        args.eval_freq,
+        args.eval_episodes,
+        progress=not args.no_progress,
+        jobs=args.jobs,
+        num_threads=args.num_threads,
+        params=args.hyperparams,
+    )
 
 
 if __name__ == "__main__":

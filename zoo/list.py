@@ -56,10 +56,10 @@ def yaml_status(text: str) -> dict[str, str]:
 def _classify(comment: str) -> str:
     lowered = comment.lower()
     if TUNED in lowered:
-        detail = comment[lowered.index(TUNED) + len(TUNED):].lstrip(" :")
+        detail = comment[lowered.index(TUNED) + len(TUNED) :].lstrip(" :")
         return f"{TUNED}: {detail}" if detail else TUNED
     if "paper setting" in lowered:
-        detail = comment[lowered.index("paper setting") + len("paper setting"):].lstrip(" ,:")
+        detail = comment[lowered.index("paper setting") + len("paper setting") :].lstrip(" ,:")
         detail = re.sub(r"^not yet verified here[.:;,]?\s*", "", detail)
         return f"{PAPER}: {detail}" if detail else PAPER
     detail = re.sub(rf"^{UNVERIFIED}[.:;,]?\s*", "", comment, flags=re.IGNORECASE)
@@ -80,10 +80,13 @@ def rows(algos: Sequence[str] | None = None, pretrained_only: bool = False) -> l
                 continue
             pretrained = "no"
             if res is not None:
-                pretrained = (f"yes: {res['mean_reward']:.1f} ± {res['std_reward']:.1f} "
-                              f"({res['n_eval_episodes']} ep., {res['env_steps']} steps, {res['model_file']})")
-            out.append({"algo": algo, "env_id": env_id, "status": statuses.get(env_id, "no YAML entry"),
-                        "pretrained": pretrained})
+                pretrained = (
+                    f"yes: {res['mean_reward']:.1f} ± {res['std_reward']:.1f} "
+                    f"({res['n_eval_episodes']} ep., {res['env_steps']} steps, {res['model_file']})"
+                )
+            out.append(
+                {"algo": algo, "env_id": env_id, "status": statuses.get(env_id, "no YAML entry"), "pretrained": pretrained}
+            )
     return out
 
 

@@ -79,8 +79,9 @@ def read_results(run: str | os.PathLike) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def model_path(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR,
-               best: bool | None = None) -> pathlib.Path:
+def model_path(
+    algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR, best: bool | None = None
+) -> pathlib.Path:
     """Model file of a run: ``best_model.zip`` (``best=True``), ``<EnvName>.zip`` (``best=False``), or the file its
     ``results.json`` records (``best=None``, falling back to ``<EnvName>.zip``)."""
     run = run_dir(algo, env_id, exp_id, folder)
@@ -94,8 +95,16 @@ def model_path(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLik
     return path
 
 
-def load_pretrained(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR,
-                    best: bool | None = None, env: Any = None, device: str = "auto", **kwargs: Any) -> Any:
+def load_pretrained(
+    algo: str,
+    env_id: str,
+    exp_id: int = 0,
+    folder: str | os.PathLike = AGENTS_DIR,
+    best: bool | None = None,
+    env: Any = None,
+    device: str = "auto",
+    **kwargs: Any,
+) -> Any:
     """Load a trained agent from the zoo layout, offline.
 
     :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
@@ -134,9 +143,17 @@ def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: in
     saved_kwargs = _saved_env_kwargs(run, env_id)
     if saved_kwargs is not None:
         env_kwargs = saved_kwargs
-    return create_test_env(env_id, n_envs=n_envs, stats_path=maybe_stats_path, seed=seed, log_dir=None,
-                           should_render=False, hyperparams=hyperparams, env_kwargs=env_kwargs,
-                           vec_env_cls=ExperimentManager.default_vec_env_cls)
+    return create_test_env(
+        env_id,
+        n_envs=n_envs,
+        stats_path=maybe_stats_path,
+        seed=seed,
+        log_dir=None,
+        should_render=False,
+        hyperparams=hyperparams,
+        env_kwargs=env_kwargs,
+        vec_env_cls=ExperimentManager.default_vec_env_cls,
+    )
 
 
 def _saved_env_kwargs(run: str | os.PathLike, env_id: str) -> dict[str, Any] | None:
@@ -150,15 +167,17 @@ def _saved_env_kwargs(run: str | os.PathLike, env_id: str) -> dict[str, Any] | N
     return args.get("env_kwargs")
 
 
-def evaluate(model: Any, run: str | os.PathLike, env_id: str, n_episodes: int, seed: int = 0,
-             deterministic: bool = True) -> tuple[list[float], list[int]]:
+def evaluate(
+    model: Any, run: str | os.PathLike, env_id: str, n_episodes: int, seed: int = 0, deterministic: bool = True
+) -> tuple[list[float], list[int]]:
     """Returns and lengths of ``n_episodes`` episodes on the run's test env seeded with ``seed``."""
     from stable_baselines3.common.evaluation import evaluate_policy
 
     env = make_eval_env(run, env_id, seed=seed)
     try:
-        rewards, lengths = evaluate_policy(model, env, n_eval_episodes=n_episodes, deterministic=deterministic,
-                                           return_episode_rewards=True, warn=False)
+        rewards, lengths = evaluate_policy(
+            model, env, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True, warn=False
+        )
     finally:
         env.close()
     return [float(r) for r in rewards], [int(n) for n in lengths]
@@ -184,9 +203,18 @@ def strip_for_shipping(path: str | os.PathLike, algo: str, half: bool = False) -
     model.save(path)
 
 
-def record(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR, n_episodes: int = 10,
-           seed: int = 0, best: bool = False, strip: bool = False, command: str | None = None,
-           half: bool = False) -> dict[str, Any]:
+def record(
+    algo: str,
+    env_id: str,
+    exp_id: int = 0,
+    folder: str | os.PathLike = AGENTS_DIR,
+    n_episodes: int = 10,
+    seed: int = 0,
+    best: bool = False,
+    strip: bool = False,
+    command: str | None = None,
+    half: bool = False,
+) -> dict[str, Any]:
     """Evaluate a run's model and write its ``results.json`` and ``<EnvName>/env_kwargs.yml``.
 
     :param best: record ``best_model.zip`` (the shipped model then is the best evaluation checkpoint)
@@ -265,8 +293,9 @@ def hub_repo_id(algo: str, env_id: str, organization: str) -> str:
     return str(ModelRepoId(organization, ModelName(algo, EnvironmentName(env_id))))
 
 
-def export_hub_folder(algo: str, env_id: str, out_dir: str | os.PathLike, exp_id: int = 0,
-                      folder: str | os.PathLike = AGENTS_DIR) -> pathlib.Path:
+def export_hub_folder(
+    algo: str, env_id: str, out_dir: str | os.PathLike, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR
+) -> pathlib.Path:
     """Write a run as the files of an rl-zoo3 hub repository (what ``rl_zoo3.push_to_hub`` uploads, less the
     model card and video), offline.
 
@@ -306,10 +335,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load-best", action="store_true", help="record best_model.zip instead of the final model")
-    parser.add_argument("--strip", action="store_true",
-                        help="drop optimizer moments, replay buffers, checkpoints and an unrecorded best_model.zip")
-    parser.add_argument("--half", action="store_true",
-                        help="with --strip: store the network weights in float16 (half the file size)")
+    parser.add_argument(
+        "--strip",
+        action="store_true",
+        help="drop optimizer moments, replay buffers, checkpoints and an unrecorded best_model.zip",
+    )
+    parser.add_argument(
+        "--half", action="store_true", help="with --strip: store the network weights in float16 (half the file size)"
+    )
     parser.add_argument("--num-threads", type=int, default=1)
     args = parser.parse_args(argv)
     if args.num_threads > 0:
@@ -318,10 +351,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         th.set_num_threads(args.num_threads)
     if args.half and not args.strip:
         parser.error("--half only applies together with --strip")
-    res = record(args.algo, args.env, args.exp_id, args.folder, args.episodes, args.seed, args.load_best, args.strip,
-                 half=args.half)
-    print(f"{args.algo} on {args.env} ({res['model_file']}, {res['env_steps']} env steps): "
-          f"{res['mean_reward']:.1f} ± {res['std_reward']:.1f} over {res['n_eval_episodes']} deterministic episodes")
+    res = record(
+        args.algo, args.env, args.exp_id, args.folder, args.episodes, args.seed, args.load_best, args.strip, half=args.half
+    )
+    print(
+        f"{args.algo} on {args.env} ({res['model_file']}, {res['env_steps']} env steps): "
+        f"{res['mean_reward']:.1f} ± {res['std_reward']:.1f} over {res['n_eval_episodes']} deterministic episodes"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ class _RandomPolicy:
         self.action_space, self.n_envs = action_space, n_envs
         self.action_space.seed(seed)
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = False) -> tuple[np.ndarray, None]:
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False
+    ) -> tuple[np.ndarray, None]:
         return np.array([self.action_space.sample() for _ in range(self.n_envs)]), None
 
 

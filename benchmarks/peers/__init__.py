@@ -123,8 +123,17 @@ def count(module: Any) -> int:
     return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
 
 
-def measure(name: str, precision: str, actor_grad: str, repeats: int, batch_size: int, batch_length: int,
-            horizon: int, device: str, size: str = "vision") -> dict:
+def measure(
+    name: str,
+    precision: str,
+    actor_grad: str,
+    repeats: int,
+    batch_size: int,
+    batch_length: int,
+    horizon: int,
+    device: str,
+    size: str = "vision",
+) -> dict:
     """Time peer ``name`` like ``throughput.measure`` times ours (run it in a fresh process).
 
     Median of ``repeats`` full updates after 2 warm-up updates; median policy-step latency at
@@ -172,12 +181,24 @@ def measure(name: str, precision: str, actor_grad: str, repeats: int, batch_size
         latency[f"policy_step_ms_batch{n}"] = 1000 * statistics.median(times)
     peak_gpu = th.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None
     return {
-        "config": f"peer:{name}", "peer": name, "version": handle.version, "size": size, "precision": precision,
-        "actor_grad": actor_grad, "device": str(dev), "batch": [batch_size, batch_length], "horizon": horizon,
-        "params": counts, "update_s": statistics.median(full),
+        "config": f"peer:{name}",
+        "peer": name,
+        "version": handle.version,
+        "size": size,
+        "precision": precision,
+        "actor_grad": actor_grad,
+        "device": str(dev),
+        "batch": [batch_size, batch_length],
+        "horizon": horizon,
+        "params": counts,
+        "update_s": statistics.median(full),
         "world_model_s": statistics.median(wm_times) if wm_times else None,
         "behavior_s": statistics.median(beh_times) if beh_times else None,
-        "updates_per_s": 1.0 / statistics.median(full), **latency,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak_gpu_gb": peak_gpu,
-        "threads": th.get_num_threads(), "repeats": repeats, "notes": list(handle.notes),
+        "updates_per_s": 1.0 / statistics.median(full),
+        **latency,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_gpu_gb": peak_gpu,
+        "threads": th.get_num_threads(),
+        "repeats": repeats,
+        "notes": list(handle.notes),
     }

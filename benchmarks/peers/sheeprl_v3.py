@@ -50,20 +50,32 @@ def make_config(setup: Setup) -> dotdict:
     s, dev = setup.size, th.device(setup.device)
     wm = "algo.world_model"
     overrides = [
-        "exp=dreamer_v3", "env=dummy", f"env.screen_size={IMAGE_SHAPE[-1]}", "env.num_envs=1",
-        f"algo.cnn_keys.encoder=[{KEY}]", "algo.mlp_keys.encoder=[]",
-        f"algo.per_rank_batch_size={setup.batch_size}", f"algo.per_rank_sequence_length={setup.batch_length}",
-        f"algo.horizon={setup.horizon}", f"algo.dense_units={s['units']}", f"algo.mlp_layers={s['layers']}",
+        "exp=dreamer_v3",
+        "env=dummy",
+        f"env.screen_size={IMAGE_SHAPE[-1]}",
+        "env.num_envs=1",
+        f"algo.cnn_keys.encoder=[{KEY}]",
+        "algo.mlp_keys.encoder=[]",
+        f"algo.per_rank_batch_size={setup.batch_size}",
+        f"algo.per_rank_sequence_length={setup.batch_length}",
+        f"algo.horizon={setup.horizon}",
+        f"algo.dense_units={s['units']}",
+        f"algo.mlp_layers={s['layers']}",
         f"{wm}.encoder.cnn_channels_multiplier={s['cnn_depth']}",
         f"{wm}.recurrent_model.recurrent_state_size={s['deter']}",
-        f"{wm}.transition_model.hidden_size={s['hidden']}", f"{wm}.representation_model.hidden_size={s['hidden']}",
-        f"{wm}.stochastic_size={s['stoch']}", f"{wm}.discrete_size={s['classes']}",
-        f"{wm}.reward_model.bins={s['bins']}", f"algo.critic.bins={s['bins']}",
+        f"{wm}.transition_model.hidden_size={s['hidden']}",
+        f"{wm}.representation_model.hidden_size={s['hidden']}",
+        f"{wm}.stochastic_size={s['stoch']}",
+        f"{wm}.discrete_size={s['classes']}",
+        f"{wm}.reward_model.bins={s['bins']}",
+        f"algo.critic.bins={s['bins']}",
         # 1: REINFORCE only, 0: dynamics backpropagation only (its default for continuous actions)
         f"algo.actor.objective_mix={1.0 if setup.actor_grad == 'reinforce' else 0.0}",
-        f"fabric.accelerator={dev.type}", f"fabric.devices={[dev.index] if dev.index is not None else 1}",
+        f"fabric.accelerator={dev.type}",
+        f"fabric.devices={[dev.index] if dev.index is not None else 1}",
         f"fabric.precision={'bf16-mixed' if setup.precision == 'bf16' else '32-true'}",
-        "metric.log_level=0", f"seed={setup.seed}",
+        "metric.log_level=0",
+        f"seed={setup.seed}",
     ]
     with initialize_config_module(config_module="sheeprl.configs", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
@@ -86,10 +98,16 @@ class SheepRLPeer:
         obs_space = gym.spaces.Dict({KEY: gym.spaces.Box(0, 255, IMAGE_SHAPE, np.uint8)})
         self.actions_dim = (ACTION_DIM,)
         self.world_model, self.actor, self.critic, self.target_critic, self.player = build_agent(
-            fabric, self.actions_dim, True, cfg, obs_space)
-        optimizers = [hydra.utils.instantiate(c.optimizer, params=m.parameters(), _convert_="all") for c, m in
-                      ((cfg.algo.world_model, self.world_model), (cfg.algo.actor, self.actor),
-                       (cfg.algo.critic, self.critic))]
+            fabric, self.actions_dim, True, cfg, obs_space
+        )
+        optimizers = [
+            hydra.utils.instantiate(c.optimizer, params=m.parameters(), _convert_="all")
+            for c, m in (
+                (cfg.algo.world_model, self.world_model),
+                (cfg.algo.actor, self.actor),
+                (cfg.algo.critic, self.critic),
+            )
+        ]
         self.world_optimizer, self.actor_optimizer, self.critic_optimizer = fabric.setup_optimizers(*optimizers)
         a = cfg.algo.actor.moments
         self.moments = Moments(a.decay, a.max, a.percentile.low, a.percentile.high)
@@ -111,9 +129,14 @@ class SheepRLPeer:
             t = th.as_tensor(x).float().transpose(0, 1)
             return (t[..., None] if trailing else t).to(self.fabric.device)
 
-        return {KEY: seq(batch["image"]), "actions": seq(batch["action"]), "rewards": seq(batch["reward"], True),
-                "terminated": seq(batch["is_terminal"], True), "truncated": seq(np.zeros_like(batch["reward"]), True),
-                "is_first": seq(batch["is_first"], True)}
+        return {
+            KEY: seq(batch["image"]),
+            "actions": seq(batch["action"]),
+            "rewards": seq(batch["reward"], True),
+            "terminated": seq(batch["is_terminal"], True),
+            "truncated": seq(np.zeros_like(batch["reward"]), True),
+            "is_first": seq(batch["is_first"], True),
+        }
 
     def param_counts(self) -> dict[str, int]:
         return {"world_model": count(self.world_model), "actor": count(self.actor), "critic": count(self.critic)}
@@ -130,12 +153,26 @@ class SheepRLPeer:
         t1 = time.perf_counter()
         # dreamer_v3.train(), without its metric aggregation
         posteriors, recurrent_states, _ = dv3.world_model_learning(
-            fabric, cfg, self.world_model, self.world_optimizer, self.data)
+            fabric, cfg, self.world_model, self.world_optimizer, self.data
+        )
         sync()
         t2 = time.perf_counter()
-        dv3.behaviour_learning(fabric, cfg, self.world_model, self.actor, self.critic, self.target_critic,
-                               self.actor_optimizer, self.critic_optimizer, self.moments, posteriors,
-                               recurrent_states, self.data["terminated"], True, self.actions_dim)
+        dv3.behaviour_learning(
+            fabric,
+            cfg,
+            self.world_model,
+            self.actor,
+            self.critic,
+            self.target_critic,
+            self.actor_optimizer,
+            self.critic_optimizer,
+            self.moments,
+            posteriors,
+            recurrent_states,
+            self.data["terminated"],
+            True,
+            self.actions_dim,
+        )
         self.actor_optimizer.zero_grad(set_to_none=True)
         self.critic_optimizer.zero_grad(set_to_none=True)
         self.world_optimizer.zero_grad(set_to_none=True)

@@ -69,8 +69,15 @@ class SyntheticImageEnv(EnvBase):
         return TensorDict({"pixels": self.observation_spec["pixels"].rand()}, [])
 
     def _step(self, tensordict: TensorDict) -> TensorDict:
-        return TensorDict({"pixels": self.observation_spec["pixels"].rand(), "reward": th.zeros(1),
-                           "done": th.zeros(1, dtype=th.bool), "terminated": th.zeros(1, dtype=th.bool)}, [])
+        return TensorDict(
+            {
+                "pixels": self.observation_spec["pixels"].rand(),
+                "reward": th.zeros(1),
+                "done": th.zeros(1, dtype=th.bool),
+                "terminated": th.zeros(1, dtype=th.bool),
+            },
+            [],
+        )
 
     def _set_seed(self, seed: int | None) -> None:
         pass
@@ -99,34 +106,81 @@ def make_config(setup: Setup) -> Any:
     from omegaconf import OmegaConf
 
     s = setup.size
-    return OmegaConf.create({
-        "env": {"backend": "custom", "factory": f"{__name__}:make_synthetic_env", "factory_kwargs": {},
-                "name": "synthetic", "task": None, "seed": setup.seed, "use_seed": False, "max_episode_steps": 1000,
-                "vector_key": None, "pixels_key": "pixels", "milestone_key": None, "milestone_names": []},
-        "collector": {"num_envs": 1},
-        "replay_buffer": {"batch_size": setup.batch_size, "seq_len": setup.batch_length},
-        "networks": {
-            "rnn_hidden_dim": s["deter"], "hidden_dim": s["units"], "num_categoricals": s["stoch"],
-            "num_classes": s["classes"], "unimix": 0.01, "recurrent_model": "block_gru", "num_blocks": 8,
-            "dynamics_layers": 1, "prior_layers": 1, "posterior_layers": 1, "norm_eps": 1e-4,
-            "decoder_event_dims": None, "num_reward_bins": s["bins"], "num_value_bins": s["bins"],
-            "encoder_layers": s["layers"], "decoder_layers": s["layers"], "reward_layers": s["layers"],
-            "actor_layers": s["layers"], "value_layers": s["layers"], "policy_min_std": 0.1, "policy_max_std": 1.0,
-            "image_depth": s["cnn_depth"], "image_mults": [1, 2, 4, 8], "image_kernel_size": KERNEL,
-            "image_decoder_blocks": 1,
-        },
-        "optimization": {
-            "device": setup.device, "compile": "off", "compile_train_step": None, "compile_rssm": None,
-            "cudagraph_train_step": None, "compile_train_step_mode": "default", "rssm_scan_unroll": 8,
-            "mixed_precision": setup.precision == "bf16", "lr": 4e-5, "optimizer_eps": 1e-20,
-            "adaptive_grad_clip": 0.3, "warmup_steps": 0, "imagination_horizon": setup.horizon,
-            "continuation_horizon": 333, "use_reinforce": setup.actor_grad == "reinforce",
-            "return_normalization_rate": 0.01, "return_normalization_min_scale": 1.0,
-            "slow_critic_regularization": 1.0, "slow_critic_tau": 0.02, "replay_value_loss_weight": 0.3,
-            "free_bits": 1.0, "dynamic_loss_weight": 1.0, "representation_loss_weight": 0.1,
-            "gamma": 1 - 1 / 333, "lmbda": 0.95, "separate_policy_rng": False,
-        },
-    })
+    return OmegaConf.create(
+        {
+            "env": {
+                "backend": "custom",
+                "factory": f"{__name__}:make_synthetic_env",
+                "factory_kwargs": {},
+                "name": "synthetic",
+                "task": None,
+                "seed": setup.seed,
+                "use_seed": False,
+                "max_episode_steps": 1000,
+                "vector_key": None,
+                "pixels_key": "pixels",
+                "milestone_key": None,
+                "milestone_names": [],
+            },
+            "collector": {"num_envs": 1},
+            "replay_buffer": {"batch_size": setup.batch_size, "seq_len": setup.batch_length},
+            "networks": {
+                "rnn_hidden_dim": s["deter"],
+                "hidden_dim": s["units"],
+                "num_categoricals": s["stoch"],
+                "num_classes": s["classes"],
+                "unimix": 0.01,
+                "recurrent_model": "block_gru",
+                "num_blocks": 8,
+                "dynamics_layers": 1,
+                "prior_layers": 1,
+                "posterior_layers": 1,
+                "norm_eps": 1e-4,
+                "decoder_event_dims": None,
+                "num_reward_bins": s["bins"],
+                "num_value_bins": s["bins"],
+                "encoder_layers": s["layers"],
+                "decoder_layers": s["layers"],
+                "reward_layers": s["layers"],
+                "actor_layers": s["layers"],
+                "value_layers": s["layers"],
+                "policy_min_std": 0.1,
+                "policy_max_std": 1.0,
+                "image_depth": s["cnn_depth"],
+                "image_mults": [1, 2, 4, 8],
+                "image_kernel_size": KERNEL,
+                "image_decoder_blocks": 1,
+            },
+            "optimization": {
+                "device": setup.device,
+                "compile": "off",
+                "compile_train_step": None,
+                "compile_rssm": None,
+                "cudagraph_train_step": None,
+                "compile_train_step_mode": "default",
+                "rssm_scan_unroll": 8,
+                "mixed_precision": setup.precision == "bf16",
+                "lr": 4e-5,
+                "optimizer_eps": 1e-20,
+                "adaptive_grad_clip": 0.3,
+                "warmup_steps": 0,
+                "imagination_horizon": setup.horizon,
+                "continuation_horizon": 333,
+                "use_reinforce": setup.actor_grad == "reinforce",
+                "return_normalization_rate": 0.01,
+                "return_normalization_min_scale": 1.0,
+                "slow_critic_regularization": 1.0,
+                "slow_critic_tau": 0.02,
+                "replay_value_loss_weight": 0.3,
+                "free_bits": 1.0,
+                "dynamic_loss_weight": 1.0,
+                "representation_loss_weight": 0.1,
+                "gamma": 1 - 1 / 333,
+                "lmbda": 0.95,
+                "separate_policy_rng": False,
+            },
+        }
+    )
 
 
 class TorchRLPeer:
@@ -147,7 +201,7 @@ class TorchRLPeer:
         self.sample = self._sample(setup)
         self.notes = [
             f"torchrl: conv kernel {KERNEL} (torchrl takes odd kernels only; ours is 4): encoder and decoder "
-            f"convolutions have {KERNEL ** 2}/16 of our weights and FLOPs",
+            f"convolutions have {KERNEL**2}/16 of our weights and FLOPs",
             "torchrl: block GRU with 8 blocks (its DreamerV3 core) in place of our dense LayerNorm GRU, "
             "RMSNorm in place of LayerNorm",
             f"torchrl: networks.hidden_dim={s['units']} is both the MLP width and the RSSM hidden size "
@@ -164,19 +218,29 @@ class TorchRLPeer:
         b, t = setup.batch_size, setup.batch_length
         state_dim = setup.size["stoch"] * setup.size["classes"]
         terminal = th.as_tensor(batch["is_terminal"])[..., None]
-        return TensorDict({
-            "action": th.as_tensor(batch["action"]),
-            "is_init": th.as_tensor(batch["is_first"])[..., None],
-            # the replay context (the previous update's posterior) starts at zero, as in fresh replay
-            "state": th.zeros(b, t, state_dim), "belief": th.zeros(b, t, setup.size["deter"]),
-            "next": {"pixels": th.as_tensor(batch["image"]), "reward": th.as_tensor(batch["reward"])[..., None],
-                     "done": terminal.clone(), "terminated": terminal},
-        }, [b, t]).to(self.device)
+        return TensorDict(
+            {
+                "action": th.as_tensor(batch["action"]),
+                "is_init": th.as_tensor(batch["is_first"])[..., None],
+                # the replay context (the previous update's posterior) starts at zero, as in fresh replay
+                "state": th.zeros(b, t, state_dim),
+                "belief": th.zeros(b, t, setup.size["deter"]),
+                "next": {
+                    "pixels": th.as_tensor(batch["image"]),
+                    "reward": th.as_tensor(batch["reward"])[..., None],
+                    "done": terminal.clone(),
+                    "terminated": terminal,
+                },
+            },
+            [b, t],
+        ).to(self.device)
 
     def param_counts(self) -> dict[str, int]:
-        return {"world_model": count(self.learner.world_model),
-                "actor": count(self.learner.actor_loss.actor_model),
-                "critic": count(self.learner.value_loss.value_model)}
+        return {
+            "world_model": count(self.learner.world_model),
+            "actor": count(self.learner.actor_loss.actor_model),
+            "critic": count(self.learner.value_loss.value_model),
+        }
 
     def update(self, sync: Callable[[], None]) -> tuple[float | None, float | None]:
         self.stepper.step(None, self.sample)
@@ -184,11 +248,17 @@ class TorchRLPeer:
 
     def policy_step(self, n: int) -> Callable[[], Any]:
         s = self.cfg.networks
-        obs = TensorDict({
-            "pixels": first_frames(self.sample["next", "pixels"], n),
-            "state": th.zeros(n, s.num_categoricals * s.num_classes), "belief": th.zeros(n, s.rnn_hidden_dim),
-            "previous_action": th.zeros(n, ACTION_DIM), "is_init": th.zeros(n, 1, dtype=th.bool),
-        }, [n], device=self.device)
+        obs = TensorDict(
+            {
+                "pixels": first_frames(self.sample["next", "pixels"], n),
+                "state": th.zeros(n, s.num_categoricals * s.num_classes),
+                "belief": th.zeros(n, s.rnn_hidden_dim),
+                "previous_action": th.zeros(n, ACTION_DIM),
+                "is_init": th.zeros(n, 1, dtype=th.bool),
+            },
+            [n],
+            device=self.device,
+        )
         policy = self.learner.real_world_actor
 
         def step() -> Any:

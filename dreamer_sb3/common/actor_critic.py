@@ -79,8 +79,9 @@ class ActorCriticDreamer(DreamerAlgorithm):
 
     # ------------------------------------------------------------------ update
     def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
-        post, metrics = self._train_world_model(batch, self.free_nats, self.dyn_scale, self.rep_scale,
-                                                self.model_grad_clip, self.model_loss_scales)
+        post, metrics = self._train_world_model(
+            batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_grad_clip, self.model_loss_scales
+        )
         metrics.update(self._train_behavior(post, batch))
         return metrics
 
@@ -97,12 +98,14 @@ class ActorCriticDreamer(DreamerAlgorithm):
                 value = value_net(traj.feat).mean
             ret = lambda_returns(traj.reward, value, traj.discount, self.gae_lambda)
             actor_loss, actor_metrics = self._actor_loss(traj, ret, value)
-        actor_metrics["actor_grad_norm"] = self._gradient_step(p.actor_optimizer, actor_loss, p.actor.parameters(),
-                                                               self.ac_grad_clip)
+        actor_metrics["actor_grad_norm"] = self._gradient_step(
+            p.actor_optimizer, actor_loss, p.actor.parameters(), self.ac_grad_clip
+        )
         with self.autocast():
             critic_loss, critic_metrics = self._critic_loss(traj, ret.detach(), post, batch)
-        critic_metrics["critic_grad_norm"] = self._gradient_step(p.critic_optimizer, critic_loss, p.critic.parameters(),
-                                                                 self.ac_grad_clip)
+        critic_metrics["critic_grad_norm"] = self._gradient_step(
+            p.critic_optimizer, critic_loss, p.critic.parameters(), self.ac_grad_clip
+        )
         self._update_slow_critic()
         return {**actor_metrics, **critic_metrics}
 
@@ -136,14 +139,19 @@ class ActorCriticDreamer(DreamerAlgorithm):
             objective = objective + self.ent_coef * entropy
             metrics["actor_entropy"] = entropy.detach().mean()
         loss = -(traj.weight[:-1] * objective).mean()
-        metrics.update(actor_loss=loss.detach(), return_mean=ret.detach().mean(), advantage_mag=adv.detach().abs().mean(),
-                       imag_reward_mean=traj.reward.detach().mean())
+        metrics.update(
+            actor_loss=loss.detach(),
+            return_mean=ret.detach().mean(),
+            advantage_mag=adv.detach().abs().mean(),
+            imag_reward_mean=traj.reward.detach().mean(),
+        )
         if p.return_norm is not None:
             metrics["return_scale"] = th.as_tensor(scale).detach()
         return loss, metrics
 
-    def _critic_loss(self, traj: Trajectory, ret: th.Tensor, post: State,
-                     batch: dict[str, Any]) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+    def _critic_loss(
+        self, traj: Trajectory, ret: th.Tensor, post: State, batch: dict[str, Any]
+    ) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """Critic NLL of the (detached) λ-returns on the imagined states, weighted by the discount."""
         dist = self.policy.critic(traj.feat[:-1].detach())
         loss = -(traj.weight[:-1] * dist.log_prob(ret.detach())).mean()

@@ -97,8 +97,16 @@ class DreamerAlgorithm(BaseAlgorithm):
         compile: bool = False,
     ) -> None:
         super().__init__(
-            policy, env, learning_rate, policy_kwargs=policy_kwargs, stats_window_size=stats_window_size,
-            tensorboard_log=tensorboard_log, verbose=verbose, device=device, support_multi_env=True, seed=seed,
+            policy,
+            env,
+            learning_rate,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            support_multi_env=True,
+            seed=seed,
             supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete),
         )
         if precision not in PRECISIONS:
@@ -125,15 +133,16 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
-        self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule,
-                                        **self._policy_kwargs())
+        self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule, **self._policy_kwargs())
         self.policy = self.policy.to(self.device)
         if self.precision == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
             warnings.warn(
                 "precision='bf16' on a CPU without native bf16 arithmetic (no AVX-512 BF16 or AMX; this one reports "
                 f"{th.backends.cpu.get_cpu_capability()}): bf16 matrix products are emulated there and an update runs "
                 "several times slower than in fp32 (4-10x measured on an AVX2 CPU). Use precision='fp32' on this machine.",
-                UserWarning, stacklevel=2)
+                UserWarning,
+                stacklevel=2,
+            )
         if getattr(self, "compile", False):
             self.policy.compile_modules()
         self._update_credit = 0.0
@@ -147,8 +156,7 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _replay_obs_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         space = self.observation_space
         items = space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)]
-        return {k: (tuple(s.shape), np.uint8 if is_image_space(s, check_channels=False) else np.float32)
-                for k, s in items}
+        return {k: (tuple(s.shape), np.uint8 if is_image_space(s, check_channels=False) else np.float32) for k, s in items}
 
     def _make_replay(self) -> SequenceReplay:
         return SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
@@ -221,15 +229,17 @@ class DreamerAlgorithm(BaseAlgorithm):
         state, prev = self._train_latent
         self.policy.set_training_mode(False)
         with th.no_grad(), self.autocast():
-            state, action = self.policy.step(state, prev, self._obs_to_torch(self._last_obs),
-                                             th.as_tensor(first, device=self.device))
+            state, action = self.policy.step(
+                state, prev, self._obs_to_torch(self._last_obs), th.as_tensor(first, device=self.device)
+            )
         action = action.float()
         self._train_latent = (State(state.deter.float(), state.stoch.float()), action)
         action_np = action.cpu().numpy()
         return self.policy.codec.to_env(action_np), action_np
 
-    def _store_transition(self, new_obs, model_actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray,
-                          infos: list[dict[str, Any]]) -> None:
+    def _store_transition(
+        self, new_obs, model_actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]
+    ) -> None:
         """Add the step to the replay; for finished episodes, the terminal observation then the reset one."""
         assert self.replay_buffer is not None
         obs = {k: np.array(v, copy=True) for k, v in self._obs_dict(new_obs).items()}
@@ -245,16 +255,26 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.replay_buffer.add(obs, model_actions, rewards, zeros, terminal)
         if done_ids.size:
             reset_obs = {k: v[done_ids] for k, v in self._obs_dict(new_obs).items()}
-            self.replay_buffer.add(reset_obs, np.zeros((done_ids.size, self.policy.codec.dim), np.float32),
-                                   np.zeros(done_ids.size, np.float32), np.ones(done_ids.size, bool),
-                                   np.zeros(done_ids.size, bool), env_ids=done_ids)
+            self.replay_buffer.add(
+                reset_obs,
+                np.zeros((done_ids.size, self.policy.codec.dim), np.float32),
+                np.zeros(done_ids.size, np.float32),
+                np.ones(done_ids.size, bool),
+                np.zeros(done_ids.size, bool),
+                env_ids=done_ids,
+            )
 
     def _store_reset(self) -> None:
         """Add freshly reset observations (``is_first``) for every env."""
         assert self.replay_buffer is not None
         n = self.n_envs
-        self.replay_buffer.add(self._obs_dict(self._last_obs), np.zeros((n, self.policy.codec.dim), np.float32),
-                               np.zeros(n, np.float32), np.ones(n, bool), np.zeros(n, bool))
+        self.replay_buffer.add(
+            self._obs_dict(self._last_obs),
+            np.zeros((n, self.policy.codec.dim), np.float32),
+            np.zeros(n, np.float32),
+            np.ones(n, bool),
+            np.zeros(n, bool),
+        )
 
     def learn(
         self: SelfDreamer,
@@ -270,8 +290,9 @@ class DreamerAlgorithm(BaseAlgorithm):
         :param log_interval: dump logs every ``log_interval`` finished episodes
         """
         previous_obs = self._last_obs
-        total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name,
-                                                      progress_bar)
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
         if self._last_obs is not previous_obs:  # the env was reset by _setup_learn
@@ -330,8 +351,9 @@ class DreamerAlgorithm(BaseAlgorithm):
         """One update on a batch of sequences; returns detached scalar metrics."""
 
     @staticmethod
-    def _gradient_step(optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter],
-                       max_grad_norm: float) -> th.Tensor:
+    def _gradient_step(
+        optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter], max_grad_norm: float
+    ) -> th.Tensor:
         """Backpropagate ``loss``, clip the gradient norm of ``params`` and step ``optimizer``.
 
         :return: the gradient norm before clipping
@@ -342,9 +364,15 @@ class DreamerAlgorithm(BaseAlgorithm):
         optimizer.step()
         return grad_norm
 
-    def _train_world_model(self, batch: dict[str, Any], free_nats: float, dyn_scale: float, rep_scale: float,
-                           max_grad_norm: float, loss_scales: dict[str, float] | None = None,
-                           ) -> tuple[State, dict[str, th.Tensor]]:
+    def _train_world_model(
+        self,
+        batch: dict[str, Any],
+        free_nats: float,
+        dyn_scale: float,
+        rep_scale: float,
+        max_grad_norm: float,
+        loss_scales: dict[str, float] | None = None,
+    ) -> tuple[State, dict[str, th.Tensor]]:
         """One world-model update (every Dreamer and PlaNet): :meth:`WorldModel.loss` then a clipped step.
 
         :param free_nats: free bits of the KL terms
@@ -384,8 +412,14 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 
-    def _setup_learn(self, total_timesteps: int, callback: MaybeCallback = None, reset_num_timesteps: bool = True,
-                     tb_log_name: str = "run", progress_bar: bool = False) -> tuple[int, BaseCallback]:
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
         if self.env is None:
             raise ValueError("The model has no env: pass one to load(path, env=...) or call set_env(env) before learn()")
         if not isinstance(self.env, VecEnv):  # pragma: no cover - SB3 always wraps

@@ -44,12 +44,18 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 def start_states(post: State) -> State:
     """Flatten ``(B, T, ·)`` posterior states into ``(B*T, ·)`` imagination starts (detached)."""
-    return State(post.deter.detach().reshape(-1, post.deter.shape[-1]),
-                 post.stoch.detach().reshape(-1, post.stoch.shape[-1]))
+    return State(post.deter.detach().reshape(-1, post.deter.shape[-1]), post.stoch.detach().reshape(-1, post.stoch.shape[-1]))
 
 
-def imagine(policy: DreamerPolicy, start: State, start_cont: th.Tensor, horizon: int, discount: float,
-            backprop: bool, discount_head: str = "mode") -> Trajectory:
+def imagine(
+    policy: DreamerPolicy,
+    start: State,
+    start_cont: th.Tensor,
+    horizon: int,
+    discount: float,
+    backprop: bool,
+    discount_head: str = "mode",
+) -> Trajectory:
     """Imagine ``horizon`` steps from ``start`` under ``policy.actor``.
 
     :param start_cont: ``(N,)`` continue flag of the start states (``1 - is_terminal``)

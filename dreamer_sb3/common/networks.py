@@ -237,8 +237,9 @@ class ConvDecoder(nn.Module):
     """Mirror of :class:`ConvEncoder`: a linear layer to ``(8 * depth, H/16, W/16)`` then four
     stride-2 transposed convolutions back to ``(C, H, W)``."""
 
-    def __init__(self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: bool = True,
-                 act: str = "silu") -> None:
+    def __init__(
+        self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: str = "silu"
+    ) -> None:
         super().__init__()
         c, h, w = out_shape
         self.out_shape = out_shape
@@ -276,8 +277,16 @@ class MultiEncoder(nn.Module):
     :param symlog_inputs: apply :func:`symlog` to vector inputs (DreamerV3)
     """
 
-    def __init__(self, layout: ObsLayout, depth: int, units: int, layers: int, norm: bool = True, act: str = "silu",
-                 symlog_inputs: bool = True) -> None:
+    def __init__(
+        self,
+        layout: ObsLayout,
+        depth: int,
+        units: int,
+        layers: int,
+        norm: bool = True,
+        act: str = "silu",
+        symlog_inputs: bool = True,
+    ) -> None:
         super().__init__()
         self.layout = layout
         self.symlog_inputs = symlog_inputs
@@ -302,8 +311,17 @@ class MultiDecoder(nn.Module):
     error summed over dimensions, in symlog space when ``symlog_targets`` (DreamerV3).
     """
 
-    def __init__(self, feat_dim: int, layout: ObsLayout, depth: int, units: int, layers: int, norm: bool = True,
-                 act: str = "silu", symlog_targets: bool = True) -> None:
+    def __init__(
+        self,
+        feat_dim: int,
+        layout: ObsLayout,
+        depth: int,
+        units: int,
+        layers: int,
+        norm: bool = True,
+        act: str = "silu",
+        symlog_targets: bool = True,
+    ) -> None:
         super().__init__()
         self.layout = layout
         self.symlog_targets = symlog_targets
@@ -337,4 +355,3 @@ class MultiDecoder(nn.Module):
             vec = self.mlp(feat).float()
             out["vector"] = symexp(vec) if self.symlog_targets else vec
         return out
-

@@ -61,9 +61,20 @@ class Actor(nn.Module):
     ``[min_std, max_std]``) or ``"tanh_normal"`` (DreamerV1: tanh-squashed Gaussian).
     """
 
-    def __init__(self, feat_dim: int, codec: ActionCodec, units: int, layers: int, norm: bool = True, act: str = "silu",
-                 dist: str = "bounded_normal", unimix: float = 0.01, min_std: float = 0.1, max_std: float = 1.0,
-                 init_std: float = 5.0) -> None:
+    def __init__(
+        self,
+        feat_dim: int,
+        codec: ActionCodec,
+        units: int,
+        layers: int,
+        norm: bool = True,
+        act: str = "silu",
+        dist: str = "bounded_normal",
+        unimix: float = 0.01,
+        min_std: float = 0.1,
+        max_std: float = 1.0,
+        init_std: float = 5.0,
+    ) -> None:
         super().__init__()
         if dist not in ("bounded_normal", "tanh_normal"):
             raise ValueError(f"Unknown continuous actor distribution {dist!r}: use 'bounded_normal' or 'tanh_normal'")
@@ -162,25 +173,57 @@ class DreamerPolicy(BasePolicy):
         gru_norm: bool | None = None,
     ) -> None:
         super().__init__(observation_space, action_space, normalize_images=False)
-        self._ctor = {k: v for k, v in locals().items() if k not in ("self", "__class__", "observation_space",
-                                                                      "action_space", "lr_schedule")}
-        self.size = resolve_size(model_size, deter=deter, hidden=hidden, stoch=stoch, classes=classes, units=units,
-                                 layers=layers, cnn_depth=cnn_depth)
+        self._ctor = {
+            k: v
+            for k, v in locals().items()
+            if k not in ("self", "__class__", "observation_space", "action_space", "lr_schedule")
+        }
+        self.size = resolve_size(
+            model_size,
+            deter=deter,
+            hidden=hidden,
+            stoch=stoch,
+            classes=classes,
+            units=units,
+            layers=layers,
+            cnn_depth=cnn_depth,
+        )
         self.layout = ObsLayout(observation_space)
         self.codec = ActionCodec(action_space)
         self.exploration_noise = exploration_noise
         s = self.size
         self.world_model = WorldModel(
-            self.layout, self.codec.dim, deter=s["deter"], hidden=s["hidden"], stoch=s["stoch"], classes=s["classes"],
-            units=s["units"], layers=s["layers"], cnn_depth=s["cnn_depth"], norm=norm, act=act, unimix=unimix,
-            min_std=min_std, learned_init=learned_init, symlog_obs=symlog_obs, reward_head=reward_head,
-            cont_head=cont_head, decoder=decoder, gru_norm=gru_norm,
+            self.layout,
+            self.codec.dim,
+            deter=s["deter"],
+            hidden=s["hidden"],
+            stoch=s["stoch"],
+            classes=s["classes"],
+            units=s["units"],
+            layers=s["layers"],
+            cnn_depth=s["cnn_depth"],
+            norm=norm,
+            act=act,
+            unimix=unimix,
+            min_std=min_std,
+            learned_init=learned_init,
+            symlog_obs=symlog_obs,
+            reward_head=reward_head,
+            cont_head=cont_head,
+            decoder=decoder,
+            gru_norm=gru_norm,
         )
         feat = self.world_model.rssm.feat_size
-        self.actor = (Actor(feat, self.codec, s["units"], s["layers"], norm, act, actor_dist, unimix, actor_min_std,
-                            actor_max_std) if actor else None)
-        self.critic = ScalarHead(feat, s["units"], s["layers"], critic_head, norm=norm, act=act,
-                                 zero_out=critic_head == "twohot") if critic else None
+        self.actor = (
+            Actor(feat, self.codec, s["units"], s["layers"], norm, act, actor_dist, unimix, actor_min_std, actor_max_std)
+            if actor
+            else None
+        )
+        self.critic = (
+            ScalarHead(feat, s["units"], s["layers"], critic_head, norm=norm, act=act, zero_out=critic_head == "twohot")
+            if critic
+            else None
+        )
         self.slow_critic = copy.deepcopy(self.critic) if (critic and slow_critic) else None
         if self.slow_critic is not None:
             self.slow_critic.requires_grad_(False)
@@ -250,11 +293,13 @@ class DreamerPolicy(BasePolicy):
         """Zero latent and zero previous action for ``batch`` envs (replaced on ``is_first``)."""
         rssm = self.world_model.rssm
         zeros = th.zeros(batch, rssm.deter_size, device=self.device)
-        return State(zeros, th.zeros(batch, rssm.stoch_size, device=self.device)), th.zeros(batch, self.codec.dim,
-                                                                                             device=self.device)
+        return State(zeros, th.zeros(batch, rssm.stoch_size, device=self.device)), th.zeros(
+            batch, self.codec.dim, device=self.device
+        )
 
-    def step(self, state: State, prev_action: th.Tensor, obs: dict[str, th.Tensor], is_first: th.Tensor,
-             deterministic: bool = False) -> tuple[State, th.Tensor]:
+    def step(
+        self, state: State, prev_action: th.Tensor, obs: dict[str, th.Tensor], is_first: th.Tensor, deterministic: bool = False
+    ) -> tuple[State, th.Tensor]:
         """One acting step: update the posterior with ``obs`` and choose a model-space action."""
         embed = self.world_model.encoder(obs, batch_dims=1)
         state, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first, deterministic)

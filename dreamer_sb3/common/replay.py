@@ -31,8 +31,14 @@ class SequenceReplay:
     :param seed: seed of the sampling RNG
     """
 
-    def __init__(self, capacity: int, n_envs: int, obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]],
-                 action_dim: int, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        n_envs: int,
+        obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]],
+        action_dim: int,
+        seed: int | None = None,
+    ) -> None:
         if capacity < n_envs:
             raise ValueError(f"Replay capacity ({capacity}) must be at least the number of envs ({n_envs})")
         self.n_envs = n_envs
@@ -51,8 +57,15 @@ class SequenceReplay:
         self.rng = np.random.default_rng(seed)
 
     # ------------------------------------------------------------------ adding
-    def add(self, obs: dict[str, np.ndarray], action: np.ndarray, reward: np.ndarray, is_first: np.ndarray,
-            is_terminal: np.ndarray, env_ids: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        obs: dict[str, np.ndarray],
+        action: np.ndarray,
+        reward: np.ndarray,
+        is_first: np.ndarray,
+        is_terminal: np.ndarray,
+        env_ids: np.ndarray | None = None,
+    ) -> None:
         """Append one step for each env in ``env_ids`` (all envs by default); arrays are indexed like ``env_ids``."""
         if env_ids is None:
             env_ids = np.arange(self.n_envs)
@@ -133,8 +146,12 @@ class SequenceReplay:
         used = int(self.sizes().max()) if len(self) else 0
         arrays = {f"obs.{k}": v[:, :used] for k, v in self.obs.items()}
         arrays.update(
-            action=self.action[:, :used], reward=self.reward[:, :used], is_first=self.is_first[:, :used],
-            is_terminal=self.is_terminal[:, :used], pos=self.pos, full=self.full,
+            action=self.action[:, :used],
+            reward=self.reward[:, :used],
+            is_first=self.is_first[:, :used],
+            is_terminal=self.is_terminal[:, :used],
+            pos=self.pos,
+            full=self.full,
             meta=np.array([FORMAT_VERSION, self.n_envs, self.capacity_per_env, self.action_dim], dtype=np.int64),
             rng_state=np.frombuffer(json.dumps(self.rng.bit_generator.state).encode(), dtype=np.uint8),
         )
@@ -147,8 +164,9 @@ class SequenceReplay:
             np.savez(path, **arrays)
 
     @classmethod
-    def load(cls, path: str | pathlib.Path | io.BufferedIOBase, obs_shapes: dict | None = None,
-             capacity: int | None = None) -> SequenceReplay:
+    def load(
+        cls, path: str | pathlib.Path | io.BufferedIOBase, obs_shapes: dict | None = None, capacity: int | None = None
+    ) -> SequenceReplay:
         """Read a buffer written by :meth:`save`.
 
         :param obs_shapes: expected observation layout; a mismatch raises a ``ValueError``

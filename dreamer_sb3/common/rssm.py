@@ -144,8 +144,9 @@ class RSSM(nn.Module):
         mean, std = stats
         return mean if deterministic else mean + std * th.randn_like(std)
 
-    def kl(self, post: tuple[th.Tensor, ...], prior: tuple[th.Tensor, ...], free_nats: float, dyn_scale: float,
-           rep_scale: float) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    def kl(
+        self, post: tuple[th.Tensor, ...], prior: tuple[th.Tensor, ...], free_nats: float, dyn_scale: float, rep_scale: float
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """KL loss with free bits and balancing; see :func:`dreamer_sb3.common.distributions.kl_loss`."""
         fn = categorical_kl if self.discrete else gaussian_kl
         return kl_loss(fn, post, prior, free_nats, dyn_scale, rep_scale)
@@ -181,8 +182,9 @@ class RSSM(nn.Module):
         )
 
     # ------------------------------------------------------------------ one step
-    def img_step(self, state: State, action: th.Tensor, deterministic: bool = False,
-                 action_proj: th.Tensor | None = None) -> tuple[State, tuple[th.Tensor, ...]]:
+    def img_step(
+        self, state: State, action: th.Tensor, deterministic: bool = False, action_proj: th.Tensor | None = None
+    ) -> tuple[State, tuple[th.Tensor, ...]]:
         """Prior step: ``h_t = GRU(h_{t-1}, z_{t-1}, a_{t-1})``, ``z_t ~ p(z_t | h_t)``."""
         deter = self._deter_step(state, action, action_proj)
         stats = self._stats(self.prior_net(deter))
@@ -197,8 +199,9 @@ class RSSM(nn.Module):
     def _post_stats(self, deter: th.Tensor, embed_proj: th.Tensor) -> tuple[th.Tensor, ...]:
         return self._stats(self.post_out(self.post_block(self.post_deter(deter) + embed_proj)))
 
-    def obs_step(self, state: State, action: th.Tensor, embed: th.Tensor, is_first: th.Tensor,
-                 deterministic: bool = False) -> tuple[State, tuple[th.Tensor, ...]]:
+    def obs_step(
+        self, state: State, action: th.Tensor, embed: th.Tensor, is_first: th.Tensor, deterministic: bool = False
+    ) -> tuple[State, tuple[th.Tensor, ...]]:
         """Posterior step for acting: reset where ``is_first``, advance, then condition on ``embed``.
 
         The reset (which evaluates the initial state) is skipped when no row starts an episode: one
@@ -211,8 +214,9 @@ class RSSM(nn.Module):
         return State(deter, self.sample(stats, deterministic)), stats
 
     # ------------------------------------------------------------------ sequences
-    def observe(self, embed: th.Tensor, action: th.Tensor, is_first: th.Tensor,
-                state: State | None = None) -> tuple[State, tuple[th.Tensor, ...], tuple[th.Tensor, ...]]:
+    def observe(
+        self, embed: th.Tensor, action: th.Tensor, is_first: th.Tensor, state: State | None = None
+    ) -> tuple[State, tuple[th.Tensor, ...], tuple[th.Tensor, ...]]:
         """Posterior over a sequence.
 
         :param embed: ``(B, T, E)`` observation embeddings

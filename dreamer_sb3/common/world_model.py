@@ -29,8 +29,17 @@ class ScalarHead(nn.Module):
     :param zero_out: start predictions at exactly zero (DreamerV3 reward and critic)
     """
 
-    def __init__(self, in_dim: int, units: int, layers: int, kind: str = "twohot", num_bins: int = 255, norm: bool = True,
-                 act: str = "silu", zero_out: bool = True) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        units: int,
+        layers: int,
+        kind: str = "twohot",
+        num_bins: int = 255,
+        norm: bool = True,
+        act: str = "silu",
+        zero_out: bool = True,
+    ) -> None:
         super().__init__()
         if kind not in ("twohot", "mse"):
             raise ValueError(f"Unknown scalar head kind {kind!r}: use 'twohot' or 'mse'")
@@ -58,23 +67,44 @@ class WorldModel(nn.Module):
     :param decoder: learn the observation decoder
     """
 
-    def __init__(self, layout: ObsLayout, action_dim: int, *, deter: int, hidden: int, stoch: int, classes: int,
-                 units: int, layers: int, cnn_depth: int, norm: bool = True, act: str = "silu", unimix: float = 0.01,
-                 min_std: float = 0.1, learned_init: bool = True, symlog_obs: bool = True, reward_head: str = "twohot",
-                 cont_head: bool = True, decoder: bool = True, num_bins: int = 255,
-                 gru_norm: bool | None = None) -> None:
+    def __init__(
+        self,
+        layout: ObsLayout,
+        action_dim: int,
+        *,
+        deter: int,
+        hidden: int,
+        stoch: int,
+        classes: int,
+        units: int,
+        layers: int,
+        cnn_depth: int,
+        norm: bool = True,
+        act: str = "silu",
+        unimix: float = 0.01,
+        min_std: float = 0.1,
+        learned_init: bool = True,
+        symlog_obs: bool = True,
+        reward_head: str = "twohot",
+        cont_head: bool = True,
+        decoder: bool = True,
+        num_bins: int = 255,
+        gru_norm: bool | None = None,
+    ) -> None:
         super().__init__()
         self.layout = layout
         self.encoder = MultiEncoder(layout, cnn_depth, units, layers, norm, act, symlog_inputs=symlog_obs)
-        self.rssm = RSSM(action_dim, self.encoder.out_dim, deter, hidden, stoch, classes, unimix, norm, act, min_std,
-                         learned_init, gru_norm)
+        self.rssm = RSSM(
+            action_dim, self.encoder.out_dim, deter, hidden, stoch, classes, unimix, norm, act, min_std, learned_init, gru_norm
+        )
         feat = self.rssm.feat_size
         self.decoder = MultiDecoder(feat, layout, cnn_depth, units, layers, norm, act, symlog_obs) if decoder else None
         self.reward = ScalarHead(feat, units, layers, reward_head, num_bins, norm, act, zero_out=reward_head == "twohot")
         self.cont = MLP(feat, 1, units, layers, norm, act) if cont_head else None
 
-    def loss(self, batch: dict, free_nats: float, dyn_scale: float, rep_scale: float,
-             scales: dict[str, float]) -> tuple[th.Tensor, State, dict[str, th.Tensor]]:
+    def loss(
+        self, batch: dict, free_nats: float, dyn_scale: float, rep_scale: float, scales: dict[str, float]
+    ) -> tuple[th.Tensor, State, dict[str, th.Tensor]]:
         """World-model loss on a batch of sequences ``(B, T)``.
 
         :param scales: loss weights by term name (``image``, ``vector``, ``reward``, ``cont``)

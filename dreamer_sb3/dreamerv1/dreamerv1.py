@@ -65,9 +65,21 @@ class DreamerV1(ActorCriticDreamer):
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
-        model_size="v1", classes=0, norm=False, act="elu", unimix=0.0, min_std=0.1, learned_init=False, symlog_obs=False,
-        reward_head="mse", actor_dist="tanh_normal", critic_head="mse", slow_critic=False, return_norm=False,
-        model_eps=1e-7, ac_eps=1e-7,
+        model_size="v1",
+        classes=0,
+        norm=False,
+        act="elu",
+        unimix=0.0,
+        min_std=0.1,
+        learned_init=False,
+        symlog_obs=False,
+        reward_head="mse",
+        actor_dist="tanh_normal",
+        critic_head="mse",
+        slow_critic=False,
+        return_norm=False,
+        model_eps=1e-7,
+        ac_eps=1e-7,
     )
     #: dynamics backprop only
     reinforce_mix = 0.0
@@ -118,8 +130,23 @@ class DreamerV1(ActorCriticDreamer):
         # unit-variance Gaussian decoders: NLL = 0.5 * squared error
         self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": discount_scale}
         super().__init__(
-            policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
-            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model, compile=compile,
+            policy,
+            env,
+            learning_rate,
+            buffer_size,
+            learning_starts,
+            batch_size,
+            batch_length,
+            train_ratio,
+            precision,
+            policy_kwargs,
+            stats_window_size,
+            tensorboard_log,
+            verbose,
+            seed,
+            device,
+            _init_setup_model,
+            compile=compile,
         )
 
     def _policy_kwargs(self) -> dict[str, Any]:

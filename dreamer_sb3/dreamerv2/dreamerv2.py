@@ -46,14 +46,34 @@ from dreamer_sb3.common.policies import DreamerPolicy
 #: the paper's two settings: algorithm hyperparameters and policy (architecture) overrides
 PRESETS: dict[str, dict[str, Any]] = {
     "atari": dict(
-        learning_rate=2e-4, actor_lr=4e-5, critic_lr=1e-4, discount=0.999, kl_scale=0.1, free_nats=0.0,
-        reinforce_mix=1.0, ent_coef=1e-3, predict_discount=True, discount_scale=5.0, train_ratio=50.0,
-        learning_starts=50_000, policy={},
+        learning_rate=2e-4,
+        actor_lr=4e-5,
+        critic_lr=1e-4,
+        discount=0.999,
+        kl_scale=0.1,
+        free_nats=0.0,
+        reinforce_mix=1.0,
+        ent_coef=1e-3,
+        predict_discount=True,
+        discount_scale=5.0,
+        train_ratio=50.0,
+        learning_starts=50_000,
+        policy={},
     ),
     "dmc": dict(
-        learning_rate=3e-4, actor_lr=8e-5, critic_lr=8e-5, discount=0.99, kl_scale=1.0, free_nats=1.0,
-        reinforce_mix=0.0, ent_coef=1e-4, predict_discount=False, discount_scale=1.0, train_ratio=160.0,
-        learning_starts=1000, policy=dict(deter=200, hidden=200),
+        learning_rate=3e-4,
+        actor_lr=8e-5,
+        critic_lr=8e-5,
+        discount=0.99,
+        kl_scale=1.0,
+        free_nats=1.0,
+        reinforce_mix=0.0,
+        ent_coef=1e-4,
+        predict_discount=False,
+        discount_scale=1.0,
+        train_ratio=160.0,
+        learning_starts=1000,
+        policy=dict(deter=200, hidden=200),
     ),
 }
 
@@ -93,9 +113,20 @@ class DreamerV2(ActorCriticDreamer):
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
-        model_size="v2", norm=False, gru_norm=True, act="elu", unimix=0.0, learned_init=False, symlog_obs=False,
-        reward_head="mse", actor_dist="bounded_normal", critic_head="mse", slow_critic=True, return_norm=False,
-        model_eps=1e-5, ac_eps=1e-5,
+        model_size="v2",
+        norm=False,
+        gru_norm=True,
+        act="elu",
+        unimix=0.0,
+        learned_init=False,
+        symlog_obs=False,
+        reward_head="mse",
+        actor_dist="bounded_normal",
+        critic_head="mse",
+        slow_critic=True,
+        return_norm=False,
+        model_eps=1e-5,
+        ac_eps=1e-5,
     )
     #: the target critic gives the λ-return targets and the REINFORCE baseline
     slow_critic_targets = True
@@ -153,8 +184,22 @@ class DreamerV2(ActorCriticDreamer):
         self.target_update_interval = target_update_interval
         self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
         super().__init__(
-            policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio,  # type: ignore[arg-type]
-            precision, policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model,
+            policy,
+            env,
+            learning_rate,
+            buffer_size,
+            learning_starts,
+            batch_size,
+            batch_length,
+            train_ratio,  # type: ignore[arg-type]
+            precision,
+            policy_kwargs,
+            stats_window_size,
+            tensorboard_log,
+            verbose,
+            seed,
+            device,
+            _init_setup_model,
             compile=compile,
         )
 

@@ -61,9 +61,20 @@ class DreamerV3(ActorCriticDreamer):
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
-        model_size="S", norm=True, act="silu", unimix=0.01, learned_init=True, symlog_obs=True, reward_head="twohot",
-        cont_head=True, actor_dist="bounded_normal", critic_head="twohot", slow_critic=True, return_norm=True,
-        model_eps=1e-8, ac_eps=1e-5,
+        model_size="S",
+        norm=True,
+        act="silu",
+        unimix=0.01,
+        learned_init=True,
+        symlog_obs=True,
+        reward_head="twohot",
+        cont_head=True,
+        actor_dist="bounded_normal",
+        critic_head="twohot",
+        slow_critic=True,
+        return_norm=True,
+        model_eps=1e-8,
+        ac_eps=1e-5,
     )
 
     def __init__(
@@ -115,8 +126,23 @@ class DreamerV3(ActorCriticDreamer):
         self.actor_grad = actor_grad
         self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
         super().__init__(
-            policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
-            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model, compile=compile,
+            policy,
+            env,
+            learning_rate,
+            buffer_size,
+            learning_starts,
+            batch_size,
+            batch_length,
+            train_ratio,
+            precision,
+            policy_kwargs,
+            stats_window_size,
+            tensorboard_log,
+            verbose,
+            seed,
+            device,
+            _init_setup_model,
+            compile=compile,
         )
 
     @property
@@ -140,8 +166,7 @@ class DreamerV3(ActorCriticDreamer):
         boot = ret[0].reshape(bsz, steps).t()  # (T, B)
         first_next = batch["is_first"][:, 1:].t()
         reward = th.where(first_next > 0, boot[:-1], batch["reward"][:, 1:].t())
-        disc = th.where(first_next > 0, th.zeros_like(boot[:-1]),
-                        self.discount * (1.0 - batch["is_terminal"][:, 1:].t()))
+        disc = th.where(first_next > 0, th.zeros_like(boot[:-1]), self.discount * (1.0 - batch["is_terminal"][:, 1:].t()))
         rep_ret = lambda_returns(reward, boot, disc, self.gae_lambda)  # (T-1, B)
         rep_feat = p.world_model.rssm.feat(post).detach().transpose(0, 1)[:-1]
         rep = self._critic_nll(rep_feat, rep_ret)

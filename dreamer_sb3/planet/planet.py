@@ -56,9 +56,17 @@ class PlanetPolicy(DreamerPolicy):
     :param kwargs: :class:`DreamerPolicy` arguments
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
-                 planning_horizon: int = 12, n_candidates: int = 1000, top_k: int = 100, cem_iters: int = 10,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        planning_horizon: int = 12,
+        n_candidates: int = 1000,
+        top_k: int = 100,
+        cem_iters: int = 10,
+        **kwargs: Any,
+    ) -> None:
         if planning_horizon < 1 or cem_iters < 1:
             raise ValueError(f"planning_horizon and cem_iters must be >= 1, got {planning_horizon} and {cem_iters}")
         if not 1 <= top_k <= n_candidates:
@@ -164,8 +172,19 @@ class PlaNet(DreamerAlgorithm):
         "MultiInputPolicy": PlanetPolicy,
     }
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
-        model_size="planet", classes=0, norm=False, act="elu", min_std=0.1, learned_init=False, symlog_obs=False,
-        reward_head="mse", cont_head=False, actor=False, critic=False, slow_critic=False, return_norm=False,
+        model_size="planet",
+        classes=0,
+        norm=False,
+        act="elu",
+        min_std=0.1,
+        learned_init=False,
+        symlog_obs=False,
+        reward_head="mse",
+        cont_head=False,
+        actor=False,
+        critic=False,
+        slow_critic=False,
+        return_norm=False,
         model_eps=1e-4,
     )
     #: unit-variance Gaussian decoders: NLL = 0.5 * squared error (the reward head's MSEDist has the 0.5)
@@ -209,19 +228,39 @@ class PlaNet(DreamerAlgorithm):
         self.loss_scales = {**type(self).loss_scales, "cont": discount_scale}
         self.model_grad_clip = model_grad_clip
         super().__init__(
-            policy, env, learning_rate, buffer_size, learning_starts, batch_size, batch_length, train_ratio, precision,
-            policy_kwargs, stats_window_size, tensorboard_log, verbose, seed, device, _init_setup_model, compile=compile,
+            policy,
+            env,
+            learning_rate,
+            buffer_size,
+            learning_starts,
+            batch_size,
+            batch_length,
+            train_ratio,
+            precision,
+            policy_kwargs,
+            stats_window_size,
+            tensorboard_log,
+            verbose,
+            seed,
+            device,
+            _init_setup_model,
+            compile=compile,
         )
 
     def _policy_kwargs(self) -> dict[str, Any]:
         return {
-            "planning_horizon": self.planning_horizon, "n_candidates": self.n_candidates, "top_k": self.top_k,
-            "cem_iters": self.cem_iters, "exploration_noise": self.exploration_noise,
-            **super()._policy_kwargs(), "cont_head": self.predict_discount,
+            "planning_horizon": self.planning_horizon,
+            "n_candidates": self.n_candidates,
+            "top_k": self.top_k,
+            "cem_iters": self.cem_iters,
+            "exploration_noise": self.exploration_noise,
+            **super()._policy_kwargs(),
+            "cont_head": self.predict_discount,
         }
 
     def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
         """World-model step only: reconstruction + reward NLL + KL (the planner has nothing to train)."""
-        _, metrics = self._train_world_model(batch, self.free_nats, self.kl_scale, self.kl_scale, self.model_grad_clip,
-                                             self.loss_scales)
+        _, metrics = self._train_world_model(
+            batch, self.free_nats, self.kl_scale, self.kl_scale, self.model_grad_clip, self.loss_scales
+        )
         return metrics

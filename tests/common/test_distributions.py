@@ -43,13 +43,15 @@ def test_symexp_bins_are_symmetric_and_symexp_spaced():
 def test_twohot_hand_computed():
     bins = th.tensor([-2.0, 0.0, 1.0, 5.0])
     enc = twohot_encode(th.tensor([0.25, 3.0, 1.0, -7.0, 9.0]), bins)
-    expected = th.tensor([
-        [0.0, 0.75, 0.25, 0.0],  # 0.25 between 0 and 1
-        [0.0, 0.0, 0.5, 0.5],  # 3 halfway between 1 and 5
-        [0.0, 0.0, 1.0, 0.0],  # exactly on a bin
-        [1.0, 0.0, 0.0, 0.0],  # below the range: edge bin
-        [0.0, 0.0, 0.0, 1.0],  # above the range: edge bin
-    ])
+    expected = th.tensor(
+        [
+            [0.0, 0.75, 0.25, 0.0],  # 0.25 between 0 and 1
+            [0.0, 0.0, 0.5, 0.5],  # 3 halfway between 1 and 5
+            [0.0, 0.0, 1.0, 0.0],  # exactly on a bin
+            [1.0, 0.0, 0.0, 0.0],  # below the range: edge bin
+            [0.0, 0.0, 0.0, 1.0],  # above the range: edge bin
+        ]
+    )
     assert th.allclose(enc, expected)
 
 

@@ -11,11 +11,12 @@ SHAPES = {"obs": ((2,), np.float32), "image": ((1, 4, 4), np.uint8)}
 def fill(buf, n_steps, n_envs, episode_len=None):
     """Obs holds (env id, global step); episodes of ``episode_len`` steps start with is_first."""
     for t in range(n_steps):
-        obs = {"obs": np.stack([np.array([e, t], np.float32) for e in range(n_envs)]),
-               "image": np.full((n_envs, 1, 4, 4), t % 256, np.uint8)}
+        obs = {
+            "obs": np.stack([np.array([e, t], np.float32) for e in range(n_envs)]),
+            "image": np.full((n_envs, 1, 4, 4), t % 256, np.uint8),
+        }
         first = np.full(n_envs, episode_len is not None and t % episode_len == 0) | (t == 0)
-        buf.add(obs, np.zeros((n_envs, 2), np.float32), np.full(n_envs, t, np.float32), first,
-                np.zeros(n_envs, bool))
+        buf.add(obs, np.zeros((n_envs, 2), np.float32), np.full(n_envs, t, np.float32), first, np.zeros(n_envs, bool))
 
 
 def test_uniform_coverage_of_all_windows():
@@ -64,8 +65,14 @@ def test_multi_env_windows_never_mix_envs_and_ring_wraps():
 def test_extra_add_for_one_env():
     buf = SequenceReplay(20, 2, {"obs": ((1,), np.float32)}, 1, seed=0)
     buf.add({"obs": np.ones((2, 1), np.float32)}, np.zeros((2, 1)), np.zeros(2), np.ones(2, bool), np.zeros(2, bool))
-    buf.add({"obs": np.full((1, 1), 7, np.float32)}, np.zeros((1, 1)), np.zeros(1), np.ones(1, bool), np.zeros(1, bool),
-            env_ids=np.array([1]))
+    buf.add(
+        {"obs": np.full((1, 1), 7, np.float32)},
+        np.zeros((1, 1)),
+        np.zeros(1),
+        np.ones(1, bool),
+        np.zeros(1, bool),
+        env_ids=np.array([1]),
+    )
     assert buf.sizes().tolist() == [1, 2]
 
 

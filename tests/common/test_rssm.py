@@ -75,8 +75,10 @@ def test_encoder_decoder_shapes(space):
     layout = ObsLayout(space)
     enc = MultiEncoder(layout, depth=4, units=8, layers=1)
     dec = MultiDecoder(10, layout, depth=4, units=8, layers=1)
-    sample = {k: th.as_tensor(np.stack([s.sample() for _ in range(B * T)])).reshape(B, T, *s.shape)
-              for k, s in (space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)])}
+    sample = {
+        k: th.as_tensor(np.stack([s.sample() for _ in range(B * T)])).reshape(B, T, *s.shape)
+        for k, s in (space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)])
+    }
     out = enc(sample, batch_dims=2)
     assert out.shape == (B, T, enc.out_dim)
     losses = dec.loss(th.randn(B, T, 10), sample)

@@ -12,8 +12,13 @@ from dreamer_sb3.common.behavior import imagine, start_states
 from dreamer_sb3.common.distributions import TanhNormal
 from tests.learning import Timer, random_return
 
-SMALL = dict(learning_starts=10_000, batch_size=3, batch_length=6, imag_horizon=4,
-             policy_kwargs=dict(units=16, deter=16, hidden=16, stoch=4))
+SMALL = dict(
+    learning_starts=10_000,
+    batch_size=3,
+    batch_length=6,
+    imag_horizon=4,
+    policy_kwargs=dict(units=16, deter=16, hidden=16, stoch=4),
+)
 
 
 def model_with_batch(env_id: str = "Pendulum-v1", **kwargs):
@@ -113,8 +118,17 @@ def test_dreamerv1_learns_cartpole():
     252, 218, 197 here (random: about 22)."""
     with Timer() as timer:
         model = DreamerV1(
-            "MlpPolicy", "CartPole-v1", seed=0, learning_starts=500, batch_size=16, batch_length=32, train_ratio=64,
-            learning_rate=1e-3, actor_lr=3e-4, critic_lr=3e-4, predict_discount=True,
+            "MlpPolicy",
+            "CartPole-v1",
+            seed=0,
+            learning_starts=500,
+            batch_size=16,
+            batch_length=32,
+            train_ratio=64,
+            learning_rate=1e-3,
+            actor_lr=3e-4,
+            critic_lr=3e-4,
+            predict_discount=True,
             policy_kwargs=dict(model_size="tiny"),
         )
         model.learn(3000)

@@ -15,8 +15,13 @@ from dreamer_sb3.common.distributions import categorical_kl
 from dreamer_sb3.common.returns import lambda_returns
 from tests.learning import Timer, random_return
 
-SMALL = dict(learning_starts=10_000, batch_size=3, batch_length=6, imag_horizon=4,
-             policy_kwargs=dict(model_size="tiny", units=16, deter=16, hidden=16, stoch=4, classes=4))
+SMALL = dict(
+    learning_starts=10_000,
+    batch_size=3,
+    batch_length=6,
+    imag_horizon=4,
+    policy_kwargs=dict(model_size="tiny", units=16, deter=16, hidden=16, stoch=4, classes=4),
+)
 
 
 def model_with_data(env_id: str = "CartPole-v1", **kwargs) -> DreamerV2:
@@ -164,8 +169,17 @@ def test_dreamerv2_learns_cartpole():
     """Seeds 0, 1, 2 reached 296, 191, 207 here (random: about 22)."""
     with Timer() as timer:
         model = DreamerV2(
-            "MlpPolicy", "CartPole-v1", seed=0, learning_starts=500, batch_size=16, batch_length=32, train_ratio=64,
-            learning_rate=1e-3, actor_lr=3e-4, critic_lr=3e-4, policy_kwargs=dict(model_size="tiny"),
+            "MlpPolicy",
+            "CartPole-v1",
+            seed=0,
+            learning_starts=500,
+            batch_size=16,
+            batch_length=32,
+            train_ratio=64,
+            learning_rate=1e-3,
+            actor_lr=3e-4,
+            critic_lr=3e-4,
+            policy_kwargs=dict(model_size="tiny"),
         )
         model.learn(3000)
         eval_env = gym.make("CartPole-v1")

@@ -24,12 +24,24 @@ def random_return(env_id: str, episodes: int = 20) -> float:
 
 
 # bf16 is emulated (4-10x slower) on CPUs without AVX-512 BF16/AMX, such as CI's: about 13 minutes there
-@pytest.mark.parametrize("precision", [pytest.param("fp32", marks=pytest.mark.slow(minutes=3)),
-                                       pytest.param("bf16", marks=pytest.mark.slow(minutes=13))])
+@pytest.mark.parametrize(
+    "precision",
+    [pytest.param("fp32", marks=pytest.mark.slow(minutes=3)), pytest.param("bf16", marks=pytest.mark.slow(minutes=13))],
+)
 def test_dreamerv3_learns_cartpole(precision):
     model = DreamerV3(
-        "MlpPolicy", "CartPole-v1", precision=precision, seed=0, learning_starts=500, batch_size=16, batch_length=32,
-        train_ratio=64, learning_rate=1e-3, actor_lr=3e-4, critic_lr=3e-4, policy_kwargs=dict(model_size="tiny"),
+        "MlpPolicy",
+        "CartPole-v1",
+        precision=precision,
+        seed=0,
+        learning_starts=500,
+        batch_size=16,
+        batch_length=32,
+        train_ratio=64,
+        learning_rate=1e-3,
+        actor_lr=3e-4,
+        critic_lr=3e-4,
+        policy_kwargs=dict(model_size="tiny"),
     )
     model.learn(3500)
     eval_env = gym.make("CartPole-v1")

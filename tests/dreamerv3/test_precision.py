@@ -9,22 +9,42 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from dreamer_sb3 import DreamerV3
 from dreamer_sb3.common.replay import SequenceReplay
 
-KW = dict(batch_size=4, batch_length=8, imag_horizon=5, learning_starts=16, train_ratio=64, buffer_size=1000,
-          policy_kwargs=dict(model_size="tiny"))
+KW = dict(
+    batch_size=4,
+    batch_length=8,
+    imag_horizon=5,
+    learning_starts=16,
+    train_ratio=64,
+    buffer_size=1000,
+    policy_kwargs=dict(model_size="tiny"),
+)
 
 
 def _batch(model, rng):
-    obs = {k: (rng.integers(0, 256, (4, 8, *s), dtype=np.uint8) if np.dtype(d) == np.uint8
-               else rng.normal(size=(4, 8, *s)).astype(np.float32))
-           for k, (s, d) in model._replay_obs_shapes().items()}
-    return SequenceReplay.to_torch({
-        "obs": obs, "action": rng.uniform(-1, 1, (4, 8, model.policy.codec.dim)).astype(np.float32),
-        "reward": rng.normal(size=(4, 8)).astype(np.float32), "is_first": np.eye(4, 8, dtype=bool),
-        "is_terminal": np.zeros((4, 8), bool)}, model.device)
+    obs = {
+        k: (
+            rng.integers(0, 256, (4, 8, *s), dtype=np.uint8)
+            if np.dtype(d) == np.uint8
+            else rng.normal(size=(4, 8, *s)).astype(np.float32)
+        )
+        for k, (s, d) in model._replay_obs_shapes().items()
+    }
+    return SequenceReplay.to_torch(
+        {
+            "obs": obs,
+            "action": rng.uniform(-1, 1, (4, 8, model.policy.codec.dim)).astype(np.float32),
+            "reward": rng.normal(size=(4, 8)).astype(np.float32),
+            "is_first": np.eye(4, 8, dtype=bool),
+            "is_terminal": np.zeros((4, 8), bool),
+        },
+        model.device,
+    )
 
 
-@pytest.mark.parametrize("policy,env", [("MlpPolicy", "Pendulum-v1"),
-                                        ("CnnPolicy", lambda: DummyVecEnv([lambda: FakeImageEnv(64, 64, 64, 3, False)]))])
+@pytest.mark.parametrize(
+    "policy,env",
+    [("MlpPolicy", "Pendulum-v1"), ("CnnPolicy", lambda: DummyVecEnv([lambda: FakeImageEnv(64, 64, 64, 3, False)]))],
+)
 def test_bf16_world_model_loss_matches_fp32(policy, env):
     losses = {}
     for precision in ("fp32", "bf16"):

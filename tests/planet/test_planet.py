@@ -35,8 +35,20 @@ class QuadraticReward(nn.Module):
 def trivial_latent_policy(action_space: spaces.Space, **cem) -> PlanetPolicy:
     """A PlanetPolicy whose latent carries the per-env target in ``deter`` and the last action in
     ``stoch``, so its reward is a known function of the planned actions."""
-    policy = PlanetPolicy(OBS, action_space, lambda _: 1e-3, model_size="tiny", classes=0, actor=False, critic=False,
-                          slow_critic=False, return_norm=False, cont_head=False, reward_head="mse", **cem)
+    policy = PlanetPolicy(
+        OBS,
+        action_space,
+        lambda _: 1e-3,
+        model_size="tiny",
+        classes=0,
+        actor=False,
+        critic=False,
+        slow_critic=False,
+        return_norm=False,
+        cont_head=False,
+        reward_head="mse",
+        **cem,
+    )
 
     def img_step(state, action, deterministic=False, action_proj=None):
         return State(state.deter, action), None
@@ -48,8 +60,9 @@ def trivial_latent_policy(action_space: spaces.Space, **cem) -> PlanetPolicy:
 
 def test_cem_converges_to_quadratic_optimum_per_env():
     th.manual_seed(0)
-    policy = trivial_latent_policy(spaces.Box(-2.0, 2.0, (2,), np.float32), planning_horizon=4, n_candidates=1000,
-                                   top_k=100, cem_iters=10)
+    policy = trivial_latent_policy(
+        spaces.Box(-2.0, 2.0, (2,), np.float32), planning_horizon=4, n_candidates=1000, top_k=100, cem_iters=10
+    )
     targets = th.tensor([[0.5, -0.3], [-0.8, 0.1], [0.0, 0.9]])  # one optimum per env, inside the bounds
     state = State(targets, th.zeros(3, 2))
     for deterministic in (True, False):
@@ -60,8 +73,9 @@ def test_cem_converges_to_quadratic_optimum_per_env():
 
 def test_cem_respects_action_bounds():
     th.manual_seed(0)
-    policy = trivial_latent_policy(spaces.Box(-1.0, 1.0, (2,), np.float32), planning_horizon=3, n_candidates=500,
-                                   top_k=50, cem_iters=8)
+    policy = trivial_latent_policy(
+        spaces.Box(-1.0, 1.0, (2,), np.float32), planning_horizon=3, n_candidates=500, top_k=50, cem_iters=8
+    )
     state = State(th.tensor([[1.7, -3.0]]), th.zeros(1, 2))  # optimum outside [-1, 1]
     action = policy.plan(state)
     assert (action.abs() <= 1.0).all()
@@ -79,8 +93,14 @@ def test_cem_discrete_actions_pick_the_rewarded_class():
 
 
 def test_deterministic_planning_is_pure_and_exploration_only_when_stochastic():
-    policy = trivial_latent_policy(spaces.Box(-1.0, 1.0, (2,), np.float32), planning_horizon=2, n_candidates=64,
-                                   top_k=8, cem_iters=3, exploration_noise=0.3)
+    policy = trivial_latent_policy(
+        spaces.Box(-1.0, 1.0, (2,), np.float32),
+        planning_horizon=2,
+        n_candidates=64,
+        top_k=8,
+        cem_iters=3,
+        exploration_noise=0.3,
+    )
     state = State(th.tensor([[0.2, 0.4]]), th.zeros(1, 2))
     a1 = policy.select_action(state, deterministic=True)
     th.manual_seed(123)  # the global RNG does not matter in deterministic mode
@@ -99,8 +119,9 @@ def test_deterministic_planning_is_pure_and_exploration_only_when_stochastic():
 
 def test_planning_is_batched_over_candidates(monkeypatch):
     """One imagination per CEM iteration scores every candidate of every env at once."""
-    policy = trivial_latent_policy(spaces.Box(-1.0, 1.0, (2,), np.float32), planning_horizon=5, n_candidates=70,
-                                   top_k=7, cem_iters=3)
+    policy = trivial_latent_policy(
+        spaces.Box(-1.0, 1.0, (2,), np.float32), planning_horizon=5, n_candidates=70, top_k=7, cem_iters=3
+    )
     calls = []
     original = policy.imagined_return
 
@@ -121,8 +142,15 @@ def test_invalid_cem_settings_raise():
 
 
 def test_world_model_loss_is_recon_reward_and_kl_with_3_free_nats(monkeypatch):
-    model = PlaNet("MlpPolicy", "Pendulum-v1", seed=0, learning_starts=10_000, batch_size=2, batch_length=8,
-                   policy_kwargs=dict(units=16, deter=16, hidden=16, stoch=4))
+    model = PlaNet(
+        "MlpPolicy",
+        "Pendulum-v1",
+        seed=0,
+        learning_starts=10_000,
+        batch_size=2,
+        batch_length=8,
+        policy_kwargs=dict(units=16, deter=16, hidden=16, stoch=4),
+    )
     assert model.policy.world_model.rssm.discrete is False and model.policy.world_model.cont is None
     assert model.policy.actor is None and model.policy.critic is None
     model.learn(50)
@@ -153,8 +181,17 @@ def test_planet_learns_pendulum():
     -392, -522, -129 against about -1200 for random actions)."""
     with Timer() as timer:
         model = PlaNet(
-            "MlpPolicy", make_vec_env(make_pendulum, n_envs=1, seed=0), seed=0, learning_starts=300, batch_size=16,
-            batch_length=32, train_ratio=384, planning_horizon=12, n_candidates=200, top_k=20, cem_iters=5,
+            "MlpPolicy",
+            make_vec_env(make_pendulum, n_envs=1, seed=0),
+            seed=0,
+            learning_starts=300,
+            batch_size=16,
+            batch_length=32,
+            train_ratio=384,
+            planning_horizon=12,
+            n_candidates=200,
+            top_k=20,
+            cem_iters=5,
             policy_kwargs=dict(model_size="tiny", deter=64, hidden=64, units=64, stoch=8),
         )
         model.learn(2000)
@@ -169,9 +206,20 @@ def test_planet_learns_pendulum():
 
 def test_continue_head_weights_planned_rewards_by_survival():
     """predict_discount: reward t counts with prod_{k<t} p(continue_k), so plans that end the episode score less."""
-    policy = PlanetPolicy(OBS, spaces.Box(-1.0, 1.0, (1,), np.float32), lambda _: 1e-3, model_size="tiny", classes=0,
-                          actor=False, critic=False, slow_critic=False, return_norm=False, cont_head=True,
-                          reward_head="mse", planning_horizon=3)
+    policy = PlanetPolicy(
+        OBS,
+        spaces.Box(-1.0, 1.0, (1,), np.float32),
+        lambda _: 1e-3,
+        model_size="tiny",
+        classes=0,
+        actor=False,
+        critic=False,
+        slow_critic=False,
+        return_norm=False,
+        cont_head=True,
+        reward_head="mse",
+        planning_horizon=3,
+    )
 
     def img_step(state, action, deterministic=False, action_proj=None):
         return State(state.deter, action), None
@@ -199,9 +247,21 @@ def test_continue_head_weights_planned_rewards_by_survival():
 
 def test_predict_discount_builds_and_trains_the_continue_head():
     env = gym.make("CartPole-v1")
-    model = PlaNet("MlpPolicy", env, predict_discount=True, learning_starts=32, batch_size=4, batch_length=8,
-                   train_ratio=32, n_candidates=20, top_k=4, cem_iters=2, planning_horizon=4,
-                   policy_kwargs=dict(model_size="tiny", classes=0), seed=0)
+    model = PlaNet(
+        "MlpPolicy",
+        env,
+        predict_discount=True,
+        learning_starts=32,
+        batch_size=4,
+        batch_length=8,
+        train_ratio=32,
+        n_candidates=20,
+        top_k=4,
+        cem_iters=2,
+        planning_horizon=4,
+        policy_kwargs=dict(model_size="tiny", classes=0),
+        seed=0,
+    )
     assert model.policy.world_model.cont is not None
     assert PlaNet("MlpPolicy", env).policy.world_model.cont is None  # the paper's PlaNet: no continue head
     captured, train_step = [], model._train_step

@@ -30,8 +30,9 @@ def test_steps_to_threshold_ignores_untrained_eval():
 
 def test_benchmark_end_to_end_and_resume(tmp_path):
     algos = ["dreamerv3", "ppo", "dqn", "sac"]  # sac does not apply to CartPole and is skipped
-    results = run_benchmark(["CartPole-v1"], algos, seeds=1, output=str(tmp_path), budget=300, eval_freq=150,
-                            eval_episodes=1, progress=False)
+    results = run_benchmark(
+        ["CartPole-v1"], algos, seeds=1, output=str(tmp_path), budget=300, eval_freq=150, eval_episodes=1, progress=False
+    )
     assert sorted(r["algo"] for r in results) == ["dqn", "dreamerv3", "ppo"]
     data = json.loads((tmp_path / "results.json").read_text())
     assert len(data["runs"]) == 3 and {r["algo"] for r in data["rows"]} == {"dqn", "dreamerv3", "ppo"}
@@ -43,15 +44,30 @@ def test_benchmark_end_to_end_and_resume(tmp_path):
     assert (tmp_path / "curves_CartPole-v1.png").stat().st_size > 1000
     # resume: finished runs are read back, not re-run
     before = {p.name: p.stat().st_mtime for p in (tmp_path / "runs").iterdir()}
-    run_benchmark(["CartPole-v1"], ["dreamerv3"], seeds=1, output=str(tmp_path), budget=300, eval_freq=150,
-                  eval_episodes=1, progress=False)
+    run_benchmark(
+        ["CartPole-v1"],
+        ["dreamerv3"],
+        seeds=1,
+        output=str(tmp_path),
+        budget=300,
+        eval_freq=150,
+        eval_episodes=1,
+        progress=False,
+    )
     after = {p.name: p.stat().st_mtime for p in (tmp_path / "runs").iterdir()}
     assert before == after
 
 
 def test_summary_table_format():
-    runs = [{"env": "E", "algo": "a", "curve": [{"steps": 0, "mean": 0.0}, {"steps": 10, "mean": 5.0}],
-             "train_seconds": 2.0, "updates": 4}]
+    runs = [
+        {
+            "env": "E",
+            "algo": "a",
+            "curve": [{"steps": 0, "mean": 0.0}, {"steps": 10, "mean": 5.0}],
+            "train_seconds": 2.0,
+            "updates": 4,
+        }
+    ]
     rows = summarize(runs, {"E": 5.0})
     assert rows[0]["steps_to_threshold"] == 10 and rows[0]["updates_per_second"] == 2.0
     assert "| E | a | 1 | 5.0 ± 0.0 | 5.0 | 10 (1/1) | 2 | 2 | 2.0 |" in markdown_table(rows)
@@ -67,8 +83,16 @@ def test_action_repeat_is_read_from_the_wrapper():
 
 def test_budget_and_curve_count_env_steps_under_action_repeat(tmp_path):
     # our Pendulum-v1 entry repeats actions twice: 200 env steps are 100 agent steps, and the curve's x is env steps
-    results = run_benchmark(["Pendulum-v1"], ["dreamerv3"], seeds=1, output=str(tmp_path), budget=200, eval_freq=100,
-                            eval_episodes=1, progress=False)
+    results = run_benchmark(
+        ["Pendulum-v1"],
+        ["dreamerv3"],
+        seeds=1,
+        output=str(tmp_path),
+        budget=200,
+        eval_freq=100,
+        eval_episodes=1,
+        progress=False,
+    )
     (run,) = results
     assert run["action_repeat"] == 2
     assert [p["steps"] for p in run["curve"]] == [0, 100, 200]
@@ -77,8 +101,18 @@ def test_budget_and_curve_count_env_steps_under_action_repeat(tmp_path):
 
 def test_parallel_jobs_write_the_same_records(tmp_path):
     """``jobs=2``: runs train in two worker processes; every run's JSON lands on disk and the summary covers all."""
-    results = run_benchmark(["CartPole-v1"], ["ppo", "dqn"], seeds=1, output=str(tmp_path), budget=200, eval_freq=100,
-                            eval_episodes=1, progress=False, jobs=2, num_threads=1)
+    results = run_benchmark(
+        ["CartPole-v1"],
+        ["ppo", "dqn"],
+        seeds=1,
+        output=str(tmp_path),
+        budget=200,
+        eval_freq=100,
+        eval_episodes=1,
+        progress=False,
+        jobs=2,
+        num_threads=1,
+    )
     assert [(r["algo"], r["seed"]) for r in results] == [("ppo", 0), ("dqn", 0)]  # (env, algo, seed) order
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["dqn_CartPole-v1_0.json", "ppo_CartPole-v1_0.json"]
     for run in results:  # rl-zoo3's PPO steps 8 envs at a time: its evaluations fall on multiples of 8
@@ -115,7 +149,15 @@ def test_params_override_our_yaml_and_count_for_resume(tmp_path, monkeypatch):
 def test_params_reach_the_model(tmp_path):
     from dreamer_sb3.zoo.benchmark import run_one
 
-    run = run_one("dreamerv3", "CartPole-v1", 0, 64, 64, 1, str(tmp_path), {"learning_starts": 16, "batch_size": 2,
-                                                                           "batch_length": 4, "train_ratio": 8})
+    run = run_one(
+        "dreamerv3",
+        "CartPole-v1",
+        0,
+        64,
+        64,
+        1,
+        str(tmp_path),
+        {"learning_starts": 16, "batch_size": 2, "batch_length": 4, "train_ratio": 8},
+    )
     # the YAML's learning_starts (1000) would allow no update in 64 steps; the overrides give 8 / (2 * 4) = 1 per step
     assert run["updates"] in (48, 49) and run["params"]["train_ratio"] == 8

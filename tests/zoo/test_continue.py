@@ -4,8 +4,20 @@ from dreamer_sb3.common.replay import SequenceReplay
 from dreamer_sb3.zoo import train
 from dreamer_sb3.zoo.registry import algorithm_class
 
-TINY = ["--seed", "0", "--num-threads", "1", "--final-eval-episodes", "0", "--save-replay-buffer",
-        "-params", "learning_starts:100", "train_ratio:8", "batch_length:8", "batch_size:4"]
+TINY = [
+    "--seed",
+    "0",
+    "--num-threads",
+    "1",
+    "--final-eval-episodes",
+    "0",
+    "--save-replay-buffer",
+    "-params",
+    "learning_starts:100",
+    "train_ratio:8",
+    "batch_length:8",
+    "batch_size:4",
+]
 
 
 def test_continue_training_restores_the_replay_buffer(tmp_path, capsys):
@@ -13,8 +25,21 @@ def test_continue_training_restores_the_replay_buffer(tmp_path, capsys):
     first = tmp_path / "dreamerv3" / "CartPole-v1_1"
     assert (first / "replay_buffer.pkl").is_file()
     capsys.readouterr()
-    train.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "-n", "200", "-f", str(tmp_path),
-                "-i", str(first / "CartPole-v1.zip"), *TINY])
+    train.main(
+        [
+            "--algo",
+            "dreamerv3",
+            "--env",
+            "CartPole-v1",
+            "-n",
+            "200",
+            "-f",
+            str(tmp_path),
+            "-i",
+            str(first / "CartPole-v1.zip"),
+            *TINY,
+        ]
+    )
     # rl-zoo3 calls model.load_replay_buffer(path, truncate_last_traj=...) (SB3's off-policy signature)
     assert "Loading replay buffer" in capsys.readouterr().out
     second = tmp_path / "dreamerv3" / "CartPole-v1_2"

@@ -15,8 +15,18 @@ from dreamer_sb3.zoo.list import yaml_status
 from dreamer_sb3.zoo.registry import ALGORITHMS, algorithm_class, hyperparams_path
 
 #: keys rl-zoo3's ExperimentManager consumes itself (never passed to the algorithm)
-RL_ZOO_KEYS = {"n_timesteps", "n_envs", "env_wrapper", "env_kwargs", "normalize", "frame_stack", "callback",
-               "vec_env_wrapper", "monitor_kwargs", "policy"}
+RL_ZOO_KEYS = {
+    "n_timesteps",
+    "n_envs",
+    "env_wrapper",
+    "env_kwargs",
+    "normalize",
+    "frame_stack",
+    "callback",
+    "vec_env_wrapper",
+    "monitor_kwargs",
+    "policy",
+}
 CLASSIC = ["CartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCarContinuous-v0"]
 
 
@@ -67,14 +77,36 @@ def test_every_entry_is_valid():
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("algo,env_id", [("dreamerv3", "dreamer_sb3/dmc-walker-walk-v0"),
-                                         ("dreamerv2", "dreamer_sb3/atari-pong-v0")])
+@pytest.mark.parametrize(
+    "algo,env_id", [("dreamerv3", "dreamer_sb3/dmc-walker-walk-v0"), ("dreamerv2", "dreamer_sb3/atari-pong-v0")]
+)
 def test_paper_entries_build_and_update(algo, env_id, tmp_path, monkeypatch, capsys):
     """The paper-size entries (model size S / "v2", 64x64 pixels) run through rl-zoo3: a few env steps and
     one update, with the batch shortened to keep the test fast."""
     monkeypatch.setenv("MUJOCO_GL", os.environ.get("MUJOCO_GL", "egl"))
-    train.main(["--algo", algo, "--env", env_id, "-n", "24", "-f", str(tmp_path), "--seed", "0",
-                "--eval-freq", "-1", "--final-eval-episodes", "0",
-                "-params", "learning_starts:16", "train_ratio:8", "batch_length:8", "batch_size:2", "buffer_size:100"])
+    train.main(
+        [
+            "--algo",
+            algo,
+            "--env",
+            env_id,
+            "-n",
+            "24",
+            "-f",
+            str(tmp_path),
+            "--seed",
+            "0",
+            "--eval-freq",
+            "-1",
+            "--final-eval-episodes",
+            "0",
+            "-params",
+            "learning_starts:16",
+            "train_ratio:8",
+            "batch_length:8",
+            "batch_size:2",
+            "buffer_size:100",
+        ]
+    )
     model = algorithm_class(algo).load(next(tmp_path.rglob("*.zip")))
     assert model.num_timesteps >= 24 and model._n_updates >= 1

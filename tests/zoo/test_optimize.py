@@ -34,9 +34,32 @@ def test_optimize_two_trials_tiny_budget(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(hyperparams_opt.SEARCH_SPACE, "train_ratio", ("categorical", [8, 16]))
     monkeypatch.setitem(hyperparams_opt.SEARCH_SPACE, "imag_horizon", ("categorical", [5]))
     monkeypatch.setitem(hyperparams_opt.POLICY_SEARCH_SPACE, "model_size", ("categorical", ["tiny"]))
-    train.main(["--algo", "dreamerv3", "--env", "Pendulum-v1", "-optimize", "--n-trials", "2", "--n-timesteps", "200",
-                "-f", str(tmp_path), "--seed", "0", "--num-threads", "1", "--no-optim-plots", "--eval-episodes", "1",
-                "-params", "learning_starts:100", "batch_length:8", "batch_size:4"])
+    train.main(
+        [
+            "--algo",
+            "dreamerv3",
+            "--env",
+            "Pendulum-v1",
+            "-optimize",
+            "--n-trials",
+            "2",
+            "--n-timesteps",
+            "200",
+            "-f",
+            str(tmp_path),
+            "--seed",
+            "0",
+            "--num-threads",
+            "1",
+            "--no-optim-plots",
+            "--eval-episodes",
+            "1",
+            "-params",
+            "learning_starts:100",
+            "batch_length:8",
+            "batch_size:4",
+        ]
+    )
     out = capsys.readouterr().out
     assert "Number of finished trials:  2" in out
     reports = list((tmp_path / "dreamerv3").glob("report_Pendulum-v1_2-trials-200-*.csv"))

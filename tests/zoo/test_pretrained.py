@@ -60,8 +60,14 @@ def test_shipped_agent_loads_offline_and_reproduces_its_score(agent, offline):
 def test_shipped_agent_layout_and_size(agent):
     run, res = agent["run"], agent["results"]
     env_name = agent["env_id"].replace("/", "-")
-    for name in [f"{env_name}.zip", f"{env_name}/config.yml", f"{env_name}/args.yml", f"{env_name}/command.txt",
-                 f"{env_name}/env_kwargs.yml", "results.json"]:
+    for name in [
+        f"{env_name}.zip",
+        f"{env_name}/config.yml",
+        f"{env_name}/args.yml",
+        f"{env_name}/command.txt",
+        f"{env_name}/env_kwargs.yml",
+        "results.json",
+    ]:
         assert (run / name).is_file(), name
     assert sum(p.stat().st_size for p in run.rglob("*") if p.is_file()) <= 5 * 1024 * 1024
     assert res["n_eval_episodes"] >= 10 and res["is_deterministic"]
@@ -103,8 +109,15 @@ def test_hub_layout_round_trip_offline(tmp_path, monkeypatch, offline):
 
     hub = export_hub_folder("dreamerv3", "CartPole-v1", tmp_path / "hub")
     assert hub_repo_id("dreamerv3", "CartPole-v1", "someorg") == "someorg/dreamerv3-CartPole-v1"
-    assert {p.name for p in hub.iterdir()} == {"dreamerv3-CartPole-v1.zip", "config.yml", "args.yml",
-                                               "env_kwargs.yml", "train_eval_metrics.zip", "results.json"}
+    assert {p.name for p in hub.iterdir()} == {
+        "dreamerv3-CartPole-v1.zip",
+        "config.yml",
+        "args.yml",
+        "env_kwargs.yml",
+        "train_eval_metrics.zip",
+        "results.json",
+    }
+
     def fake_download(repo_id: str, filename: str) -> str:  # the hub answers 404 for a missing file
         if not (hub / filename).is_file():
             raise HTTPError(f"404: {repo_id}/{filename}")

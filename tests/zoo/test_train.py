@@ -19,9 +19,33 @@ def test_every_algorithm_has_a_yaml_with_cartpole():
 
 
 def test_train_main_job_tiny_budget(tmp_path, capsys):
-    train.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "-n", "400", "-f", str(tmp_path), "--seed", "0",
-                "--eval-freq", "200", "--eval-episodes", "2", "--final-eval-episodes", "2", "-tb", str(tmp_path / "tb"),
-                "-params", "learning_starts:100", "train_ratio:16", "batch_length:16", "batch_size:4"])
+    train.main(
+        [
+            "--algo",
+            "dreamerv3",
+            "--env",
+            "CartPole-v1",
+            "-n",
+            "400",
+            "-f",
+            str(tmp_path),
+            "--seed",
+            "0",
+            "--eval-freq",
+            "200",
+            "--eval-episodes",
+            "2",
+            "--final-eval-episodes",
+            "2",
+            "-tb",
+            str(tmp_path / "tb"),
+            "-params",
+            "learning_starts:100",
+            "train_ratio:16",
+            "batch_length:16",
+            "batch_size:4",
+        ]
+    )
     out = capsys.readouterr().out
     assert "Final evaluation on CartPole-v1" in out and "| random" in out
     run = tmp_path / "dreamerv3" / "CartPole-v1_1"
@@ -53,9 +77,30 @@ def test_track_logs_the_run_to_wandb_offline(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # rl-zoo3 writes ./runs/<run name> and wandb ./wandb
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    train.main(["--algo", "dreamerv3", "--env", "CartPole-v1", "-n", "120", "-f", "logs", "--seed", "0",
-                "--track", "--wandb-project-name", "dreamer-sb3-test", "--final-eval-episodes", "0",
-                "-params", "learning_starts:60", "train_ratio:16", "batch_length:8", "batch_size:2"])
+    train.main(
+        [
+            "--algo",
+            "dreamerv3",
+            "--env",
+            "CartPole-v1",
+            "-n",
+            "120",
+            "-f",
+            "logs",
+            "--seed",
+            "0",
+            "--track",
+            "--wandb-project-name",
+            "dreamer-sb3-test",
+            "--final-eval-episodes",
+            "0",
+            "-params",
+            "learning_starts:60",
+            "train_ratio:16",
+            "batch_length:8",
+            "batch_size:2",
+        ]
+    )
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     (log,) = run.glob("run-*.wandb")
     assert log.stat().st_size > 0

@@ -44,8 +44,7 @@ def captured_figures(monkeypatch):
 
 
 def test_rl_zoo3_plot_train_reads_our_monitor_files(captured_figures):
-    run_rl_zoo3_script("rl_zoo3.plots.plot_train", ["-a", "dreamerv3", "-e", "CartPole-v1", "-f", str(AGENTS_DIR),
-                                                     "-w", "5"])
+    run_rl_zoo3_script("rl_zoo3.plots.plot_train", ["-a", "dreamerv3", "-e", "CartPole-v1", "-f", str(AGENTS_DIR), "-w", "5"])
     (fig,) = captured_figures
     (line,) = fig.axes[0].get_lines()
     x, y = line.get_data()
@@ -55,9 +54,24 @@ def test_rl_zoo3_plot_train_reads_our_monitor_files(captured_figures):
 def test_rl_zoo3_all_plots_reads_our_evaluations(tmp_path, captured_figures):
     pytest.importorskip("seaborn")
     out = tmp_path / "dreamers"
-    run_rl_zoo3_script("rl_zoo3.plots.all_plots", ["-a", "dreamerv3", "dreamerv2", "-e", "CartPole-v1", "-f",
-                                                   str(AGENTS_DIR), "-l", "shipped", "-o", str(out), "--no-display",
-                                                   "--no-million"])
+    run_rl_zoo3_script(
+        "rl_zoo3.plots.all_plots",
+        [
+            "-a",
+            "dreamerv3",
+            "dreamerv2",
+            "-e",
+            "CartPole-v1",
+            "-f",
+            str(AGENTS_DIR),
+            "-l",
+            "shipped",
+            "-o",
+            str(out),
+            "--no-display",
+            "--no-million",
+        ],
+    )
     with open(f"{out}.pkl", "rb") as f:
         results = pickle.load(f)
     curves = results["CartPole-v1"]
