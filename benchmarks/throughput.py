@@ -104,7 +104,7 @@ def _make_model(
 def _synthetic_batch(model, batch_size: int, batch_length: int):
     import numpy as np
 
-    from dreamer_sb3.common.replay import SequenceReplay
+    from dreamer_sb3.common.replay import SequenceBatch
 
     rng = np.random.default_rng(0)
     obs = {}
@@ -114,14 +114,14 @@ def _synthetic_batch(model, batch_size: int, batch_length: int):
         else:
             obs[key] = rng.normal(size=(batch_size, batch_length, *shape)).astype(np.float32)
     dim = model.policy.codec.dim
-    batch = {
-        "obs": obs,
-        "action": rng.uniform(-1, 1, (batch_size, batch_length, dim)).astype(np.float32),
-        "reward": rng.normal(size=(batch_size, batch_length)).astype(np.float32),
-        "is_first": rng.random((batch_size, batch_length)) < 0.01,
-        "is_terminal": rng.random((batch_size, batch_length)) < 0.01,
-    }
-    return SequenceReplay.to_torch(batch, model.device)
+    batch = SequenceBatch(
+        obs=obs,
+        action=rng.uniform(-1, 1, (batch_size, batch_length, dim)).astype(np.float32),
+        reward=rng.normal(size=(batch_size, batch_length)).astype(np.float32),
+        is_first=rng.random((batch_size, batch_length)) < 0.01,
+        is_terminal=rng.random((batch_size, batch_length)) < 0.01,
+    )
+    return batch.to_torch(model.device)
 
 
 def measure(
@@ -155,20 +155,17 @@ def measure(
     p.set_training_mode(True)
     t_warm = time.perf_counter()
     for _ in range(2):  # warm-up (and compilation)
-        model._train_step(batch)
+        model.train_step(batch)
     sync()
     warmup_s = time.perf_counter() - t_warm
     full, wm_times, beh_times = [], [], []
     for _ in range(repeats):
+        # the two halves of model.train_step, the update train() runs (gradient clips included)
         t0 = time.perf_counter()
-        with model.autocast():
-            loss, post, _ = p.world_model.loss(batch, model.free_nats, model.dyn_scale, model.rep_scale, {})
-        p.model_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        p.model_optimizer.step()
+        post, _ = model.world_model_step(batch)
         sync()
         t1 = time.perf_counter()
-        model._train_behavior(post, batch)
+        model.behavior_step(post, batch)
         sync()
         t2 = time.perf_counter()
         wm_times.append(t1 - t0)
@@ -181,14 +178,14 @@ def measure(
 
         counter = FlopCounterMode(display=False)
         with counter:
-            model._train_step(batch)
+            model.train_step(batch)
         update_flop = float(counter.get_total_flops())
     p.set_training_mode(False)
     latency = {}
     for n in (1, 16):
         state, prev = p.initial_state(n)
-        obs = {k: v[:n, 0] for k, v in batch["obs"].items()}
-        first = th.zeros(n, device=model.device)
+        obs = {k: v[:n, 0] for k, v in batch.obs.items()}
+        first = th.zeros(n, dtype=th.bool, device=model.device)
         with th.no_grad(), model.autocast():
             for _ in range(5):
                 p.step(state, prev, obs, first)

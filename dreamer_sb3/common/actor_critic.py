@@ -2,7 +2,7 @@
 
 One gradient step of :class:`ActorCriticDreamer` is
 
-1. the world-model update (:meth:`DreamerAlgorithm._train_world_model`) on a replayed batch;
+1. the world-model update (:meth:`DreamerAlgorithm.world_model_step`) on a replayed batch;
 2. from every posterior state, ``imag_horizon`` steps imagined under the actor
    (:func:`dreamer_sb3.common.behavior.imagine`);
 3. values of the imagined states from the critic, or from its slow copy (DreamerV2's target
@@ -25,9 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch as th
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.base import DreamerAlgorithm
-from dreamer_sb3.common.behavior import Trajectory, frozen, imagine, start_states
+from dreamer_sb3.common.behavior import DiscountHead, Trajectory, frozen, imagine, start_states
+from dreamer_sb3.common.policies import DreamerPolicy
+from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
 from dreamer_sb3.common.rssm import State
 
@@ -35,61 +38,80 @@ from dreamer_sb3.common.rssm import State
 class ActorCriticDreamer(DreamerAlgorithm):
     """A :class:`DreamerAlgorithm` that learns behaviour with an actor-critic on imagined rollouts.
 
-    Subclasses set the hyperparameters below as attributes before calling
-    ``DreamerAlgorithm.__init__`` (so they are saved with the model), or inherit the defaults.
+    Every knob of the update is a keyword argument stored as a plain attribute; each paper's class
+    maps its own parameterisation onto them in its one ``super().__init__`` call (see
+    ``docs/algorithms.md``). A new setting of the shared update goes here: a keyword, an attribute,
+    the line that reads it.
+
+    :param actor_lr: actor learning rate (passed to the policy)
+    :param critic_lr: critic learning rate (passed to the policy)
+    :param imag_horizon: imagination horizon ``H``
+    :param discount: discount ``γ``
+    :param gae_lambda: λ of the λ-returns
+    :param ent_coef: actor entropy bonus ``η``
+    :param ac_grad_clip: actor and critic gradient-norm clip
+    :param reinforce_mix: weight ``ρ`` of REINFORCE in the actor objective (``1 - ρ``: dynamics backprop)
+    :param slow_critic_fraction: step of the slow critic toward the critic at each slow-critic
+        update (1: a hard copy)
+    :param slow_critic_interval: updates between slow-critic updates
+    :param slow_critic_targets: λ-return targets and the REINFORCE baseline from the slow critic
+        (DreamerV2's target network) instead of the critic
+    :param discount_head: read the continue head in imagination as its ``"mode"`` (0/1) or its
+        ``"mean"`` (the probability of continuing)
+    :param kwargs: the settings of :class:`DreamerAlgorithm` (world model, replay, schedule)
     """
 
-    #: actor learning rate (passed to the policy)
-    actor_lr: float
-    #: critic learning rate (passed to the policy)
-    critic_lr: float
-    #: imagination horizon ``H``
-    imag_horizon: int
-    #: discount ``γ``
-    discount: float
-    #: λ of the λ-returns
-    gae_lambda: float
-    #: actor entropy bonus ``η``
-    ent_coef: float
-    #: free nats of the KL terms
-    free_nats: float
-    #: weight of ``KL(sg(post) || prior)``
-    dyn_scale: float
-    #: weight of ``KL(post || sg(prior))``
-    rep_scale: float
-    #: world-model gradient clip
-    model_grad_clip: float
-    #: actor and critic gradient clip
-    ac_grad_clip: float
-    #: weight ``ρ`` of REINFORCE in the actor objective (``1 - ρ``: dynamics backprop)
-    reinforce_mix: float = 1.0
-    #: step of the slow critic toward the critic at each slow-critic update (1: hard copy)
-    slow_critic_fraction: float = 0.02
-    #: updates between slow-critic updates
-    slow_critic_interval: int = 1
-    #: value targets and REINFORCE baseline from the slow critic (DreamerV2's target network)
-    slow_critic_targets: bool = False
-    #: read the continue head as ``"mode"`` (0/1) or ``"mean"`` (probability) in imagination
-    discount_head: str = "mode"
-    #: world-model loss weights by term name (``image``, ``vector``, ``reward``, ``cont``)
-    model_loss_scales: dict[str, float] = {}
+    def __init__(
+        self,
+        policy: str | type[DreamerPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule,
+        *,
+        actor_lr: float,
+        critic_lr: float,
+        imag_horizon: int,
+        discount: float,
+        gae_lambda: float,
+        ent_coef: float,
+        ac_grad_clip: float,
+        reinforce_mix: float,
+        slow_critic_fraction: float,
+        slow_critic_interval: int,
+        slow_critic_targets: bool,
+        discount_head: DiscountHead,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(policy, env, learning_rate, **kwargs)
+        if discount_head not in ("mode", "mean"):
+            raise ValueError(f"discount_head must be 'mode' or 'mean', got {discount_head!r}")
+        self.actor_lr = actor_lr
+        self.critic_lr = critic_lr
+        self.imag_horizon = imag_horizon
+        self.discount = discount
+        self.gae_lambda = gae_lambda
+        self.ent_coef = ent_coef
+        self.ac_grad_clip = ac_grad_clip
+        self.reinforce_mix = reinforce_mix
+        self.slow_critic_fraction = slow_critic_fraction
+        self.slow_critic_interval = slow_critic_interval
+        self.slow_critic_targets = slow_critic_targets
+        self.discount_head: DiscountHead = discount_head
 
-    def _policy_kwargs(self) -> dict[str, Any]:
-        return {"actor_lr": self.actor_lr, "critic_lr": self.critic_lr, **super()._policy_kwargs()}
+    def _derived_policy_kwargs(self) -> dict[str, Any]:
+        return {"actor_lr": self.actor_lr, "critic_lr": self.critic_lr}
 
     # ------------------------------------------------------------------ update
-    def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
-        post, metrics = self._train_world_model(
-            batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_grad_clip, self.model_loss_scales
-        )
-        metrics.update(self._train_behavior(post, batch))
+    def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:
+        """A world-model step, then an actor-critic step on rollouts imagined from its posteriors."""
+        post, metrics = self.world_model_step(batch)
+        metrics.update(self.behavior_step(post, batch))
         return metrics
 
-    def _train_behavior(self, post: State, batch: dict[str, Any]) -> dict[str, th.Tensor]:
-        """Actor and critic steps on rollouts imagined from the posterior states ``post``."""
+    def behavior_step(self, post: State, batch: SequenceBatch) -> dict[str, th.Tensor]:
+        """Actor and critic steps on rollouts imagined from the posterior states ``post`` ``(B, T, ·)``."""
         p = self.policy
         start = start_states(post)
-        start_cont = 1.0 - batch["is_terminal"].reshape(-1)
+        start_cont = 1.0 - batch.is_terminal.reshape(-1).float()
         backprop = self.reinforce_mix < 1.0
         with self.autocast():
             traj = imagine(p, start, start_cont, self.imag_horizon, self.discount, backprop, self.discount_head)
@@ -150,7 +172,7 @@ class ActorCriticDreamer(DreamerAlgorithm):
         return loss, metrics
 
     def _critic_loss(
-        self, traj: Trajectory, ret: th.Tensor, post: State, batch: dict[str, Any]
+        self, traj: Trajectory, ret: th.Tensor, post: State, batch: SequenceBatch
     ) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """Critic NLL of the (detached) λ-returns on the imagined states, weighted by the discount."""
         dist = self.policy.critic(traj.feat[:-1].detach())

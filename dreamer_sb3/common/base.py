@@ -15,21 +15,22 @@ import sys
 import time
 import warnings
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import obs_as_tensor, safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from dreamer_sb3.common.policies import DreamerPolicy
-from dreamer_sb3.common.replay import SequenceReplay
+from dreamer_sb3.common.replay import SequenceBatch, SequenceReplay
 from dreamer_sb3.common.rssm import State
 
 
@@ -42,11 +43,16 @@ def cpu_has_native_bf16() -> bool:
 
 SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
 
-PRECISIONS = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 
 
 class DreamerAlgorithm(BaseAlgorithm):
     """Shared machinery of the Dreamer family (see module docstring).
+
+    Construction follows SB3's order (as ``TD3`` / ``SAC``): an algorithm's ``__init__`` passes its
+    paper's settings by keyword to this ``__init__`` (which stores each as a plain attribute and
+    builds nothing), sets its own, then calls :meth:`_setup_model` last.
 
     :param policy: ``"MlpPolicy"``, ``"CnnPolicy"``, ``"MultiInputPolicy"`` or a policy class
     :param env: Gymnasium env, VecEnv or registered env id
@@ -56,45 +62,58 @@ class DreamerAlgorithm(BaseAlgorithm):
     :param batch_size: sequences per training batch
     :param batch_length: steps per sequence
     :param train_ratio: replayed steps per env step (``batch_size * batch_length`` per update)
+    :param free_nats: free nats (bits) of each KL term
+    :param dyn_scale: weight of the dynamics KL ``KL(sg(post) || prior)`` (trains the prior)
+    :param rep_scale: weight of the representation KL ``KL(post || sg(prior))`` (trains the posterior)
+    :param model_grad_clip: world-model gradient-norm clip
+    :param model_loss_scales: weights of the other world-model terms by name (``image``, ``vector``,
+        ``reward``, ``cont``; 1 for a term not named)
     :param precision: ``"fp32"`` or ``"bf16"`` autocast of network forward passes
         (fp32 master weights; losses, KL and two-hot in fp32)
-    :param policy_kwargs: architecture and head options for :class:`DreamerPolicy`
+    :param compile: ``torch.compile`` the networks in place (see :meth:`DreamerPolicy.compile_modules`)
+    :param policy_kwargs: architecture and head options for :class:`DreamerPolicy`; they win over
+        the algorithm's defaults and over what it derives from its own arguments
     :param stats_window_size: episodes averaged for rollout logging
     :param tensorboard_log: TensorBoard log folder
     :param verbose: 0 silent, 1 info, 2 debug
     :param seed: random seed
     :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
-    :param _init_setup_model: build the networks at construction (SB3's ``load`` passes False)
     """
 
-    policy_aliases: ClassVar[dict[str, type[DreamerPolicy]]] = {
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": DreamerPolicy,
         "CnnPolicy": DreamerPolicy,
         "MultiInputPolicy": DreamerPolicy,
     }
-    #: the paper's policy defaults; user ``policy_kwargs`` override them
+    #: the paper's architecture (policy) defaults; see :meth:`_policy_kwargs` for the precedence
     default_policy_kwargs: ClassVar[dict[str, Any]] = {}
     policy: DreamerPolicy
+    replay_buffer: SequenceReplay | None
 
     def __init__(
         self,
         policy: str | type[DreamerPolicy],
         env: GymEnv | str | None,
-        learning_rate: float | Schedule = 1e-4,
-        buffer_size: int = 1_000_000,
-        learning_starts: int = 1024,
-        batch_size: int = 16,
-        batch_length: int = 64,
-        train_ratio: float = 512.0,
-        precision: str = "fp32",
+        learning_rate: float | Schedule,
+        *,
+        buffer_size: int,
+        learning_starts: int,
+        batch_size: int,
+        batch_length: int,
+        train_ratio: float,
+        free_nats: float,
+        dyn_scale: float,
+        rep_scale: float,
+        model_grad_clip: float,
+        model_loss_scales: Mapping[str, float] | None = None,
+        precision: Precision = "fp32",
+        compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         verbose: int = 0,
         seed: int | None = None,
         device: th.device | str = "auto",
-        _init_setup_model: bool = True,
-        compile: bool = False,
     ) -> None:
         super().__init__(
             policy,
@@ -118,22 +137,31 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.batch_size = batch_size
         self.batch_length = batch_length
         self.train_ratio = train_ratio
+        self.free_nats = free_nats
+        self.dyn_scale = dyn_scale
+        self.rep_scale = rep_scale
+        self.model_grad_clip = model_grad_clip
+        self.model_loss_scales = dict(model_loss_scales or {})
         self.precision = precision
         self.compile = compile
-        self.replay_buffer: SequenceReplay | None = None
-        if _init_setup_model:
-            self._setup_model()
+        self.replay_buffer = None
 
     # ------------------------------------------------------------------ setup
+    def _derived_policy_kwargs(self) -> dict[str, Any]:
+        """Policy arguments the algorithm derives from its own settings (learning rates, heads); override."""
+        return {}
+
     def _policy_kwargs(self) -> dict[str, Any]:
-        kwargs = dict(self.default_policy_kwargs)
-        kwargs.update(self.policy_kwargs)
-        return kwargs
+        """The one precedence rule: the paper's defaults, then what the algorithm derives from its
+        arguments, then the user's ``policy_kwargs`` (an explicit user entry always wins)."""
+        return {**self.default_policy_kwargs, **self._derived_policy_kwargs(), **self.policy_kwargs}
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
-        self.policy = self.policy_class(self.observation_space, self.action_space, self.lr_schedule, **self._policy_kwargs())
+        self.policy = self.policy_class(  # type: ignore[assignment]
+            self.observation_space, self.action_space, self.lr_schedule, **self._policy_kwargs()
+        )
         self.policy = self.policy.to(self.device)
         if self.precision == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
             warnings.warn(
@@ -143,7 +171,7 @@ class DreamerAlgorithm(BaseAlgorithm):
                 UserWarning,
                 stacklevel=2,
             )
-        if getattr(self, "compile", False):
+        if self.compile:
             self.policy.compile_modules()
         self._update_credit = 0.0
         self._train_latent: tuple[State, th.Tensor] | None = None
@@ -222,7 +250,7 @@ class DreamerAlgorithm(BaseAlgorithm):
             env_actions = np.array([self.action_space.sample() for _ in range(self.n_envs)])
             self._train_latent = None  # the policy starts from a fresh latent after the random phase
             return env_actions, self.policy.codec.from_env(env_actions)
-        first = self._last_episode_starts.astype(np.float32)
+        first = self._last_episode_starts.astype(bool)
         if self._train_latent is None:
             self._train_latent = self.policy.initial_state(self.n_envs)
             first = np.ones_like(first)
@@ -335,20 +363,21 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.train(n)
 
     def train(self, gradient_steps: int) -> None:
-        """Run ``gradient_steps`` updates on batches sampled from the replay."""
+        """Run ``gradient_steps`` updates (:meth:`train_step`) on batches sampled from the replay."""
         assert self.replay_buffer is not None
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.model_optimizer)
         for _ in range(gradient_steps):
-            batch = self.replay_buffer.to_torch(self.replay_buffer.sample(self.batch_size, self.batch_length), self.device)
-            metrics = self._train_step(batch)
+            batch = self.replay_buffer.sample(self.batch_size, self.batch_length).to_torch(self.device)
+            metrics = self.train_step(batch)
             self._n_updates += 1
             self._metrics.append(metrics)
         self.policy.set_training_mode(False)
 
     @abstractmethod
-    def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
-        """One update on a batch of sequences; returns detached scalar metrics."""
+    def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:
+        """One update on a batch of sequences (what :meth:`train` runs, and what the throughput
+        benchmark times); returns detached scalar metrics."""
 
     @staticmethod
     def _gradient_step(
@@ -364,28 +393,21 @@ class DreamerAlgorithm(BaseAlgorithm):
         optimizer.step()
         return grad_norm
 
-    def _train_world_model(
-        self,
-        batch: dict[str, Any],
-        free_nats: float,
-        dyn_scale: float,
-        rep_scale: float,
-        max_grad_norm: float,
-        loss_scales: dict[str, float] | None = None,
-    ) -> tuple[State, dict[str, th.Tensor]]:
-        """One world-model update (every Dreamer and PlaNet): :meth:`WorldModel.loss` then a clipped step.
+    def world_model_step(self, batch: SequenceBatch) -> tuple[State, dict[str, th.Tensor]]:
+        """One world-model update (every Dreamer and PlaNet): :meth:`WorldModel.loss` with this
+        algorithm's ``free_nats``, ``dyn_scale``, ``rep_scale`` and ``model_loss_scales``, then a step
+        clipped at ``model_grad_clip``.
 
-        :param free_nats: free bits of the KL terms
-        :param dyn_scale: weight of ``KL(sg(post) || prior)``
-        :param rep_scale: weight of ``KL(post || sg(prior))``
-        :param max_grad_norm: gradient-norm clip
-        :param loss_scales: weights of the other terms by name (``image``, ``vector``, ``reward``, ``cont``)
         :return: posterior states ``(B, T, ·)`` (the imagination starts) and detached metrics
         """
         p = self.policy
         with self.autocast():
-            loss, post, metrics = p.world_model.loss(batch, free_nats, dyn_scale, rep_scale, loss_scales or {})
-        metrics["model_grad_norm"] = self._gradient_step(p.model_optimizer, loss, p.world_model.parameters(), max_grad_norm)
+            loss, post, metrics = p.world_model.loss(
+                batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_loss_scales
+            )
+        metrics["model_grad_norm"] = self._gradient_step(
+            p.model_optimizer, loss, p.world_model.parameters(), self.model_grad_clip
+        )
         metrics["model_loss"] = loss.detach()
         return post, metrics
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch as th
 from torch import nn
 
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.rssm import State
+
+#: how imagination reads the continue head: its 0/1 ``"mode"`` or its ``"mean"`` probability
+DiscountHead = Literal["mode", "mean"]
 
 
 class Trajectory(NamedTuple):
@@ -54,17 +57,21 @@ def imagine(
     horizon: int,
     discount: float,
     backprop: bool,
-    discount_head: str = "mode",
+    discount_head: DiscountHead = "mode",
+    actions: th.Tensor | None = None,
+    deterministic: bool = False,
 ) -> Trajectory:
-    """Imagine ``horizon`` steps from ``start`` under ``policy.actor``.
+    """Imagine ``horizon`` steps from ``start`` under ``policy.actor`` (or the open-loop ``actions``).
 
     :param start_cont: ``(N,)`` continue flag of the start states (``1 - is_terminal``)
     :param discount: gamma
     :param backprop: keep the graph through the dynamics so the actor loss can backpropagate value
         gradients (DreamerV1, V2 continuous); otherwise the rollout runs without autograd
         (REINFORCE needs only the log-probabilities, recomputed afterwards in one batch)
-    :param discount_head: read the continue head as its ``"mode"`` (0/1, DreamerV3) or ``"mean"``
-        probability (DreamerV2); worlds without a continue head always continue
+    :param discount_head: read the continue head as its ``"mode"`` (0/1) or ``"mean"``
+        (the probability of continuing); worlds without a continue head always continue
+    :param actions: ``(H, N, A)`` model-space actions to follow instead of the actor (PlaNet's planner)
+    :param deterministic: latent modes instead of samples
     """
     wm = policy.world_model
 
@@ -73,11 +80,11 @@ def imagine(
         return action if backprop else action.detach()
 
     with frozen(wm), th.set_grad_enabled(backprop and th.is_grad_enabled()):
-        feat, action = wm.rssm.imagine(start, act, horizon)
+        feat, action = wm.rssm.imagine(start, act if actions is None else actions, horizon, deterministic)
         reward = wm.reward(feat[1:]).mean
         if wm.cont is not None:
-            logits = wm.cont(feat[1:])[..., 0].float()
-            cont = (logits > 0).float() if discount_head == "mode" else th.sigmoid(logits)
+            cont_dist = wm.cont(feat[1:])
+            cont = cont_dist.mode() if discount_head == "mode" else cont_dist.mean
         else:
             cont = th.ones_like(reward)
     disc = discount * cont

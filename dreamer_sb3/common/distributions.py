@@ -5,14 +5,60 @@ hand-computed references: ``symlog``/``symexp``, the two-hot discrete regression
 DreamerV3's reward and critic heads, categorical latents with uniform mixing and
 straight-through gradients, Gaussian latents, bounded / tanh-Gaussian actors and the
 KL terms (free bits, KL balancing).
+
+Every head of the family returns one of these distributions; two small protocols say what a
+caller may use: :class:`ScalarDistribution` (reward, critic and continue heads: ``mean``,
+``mode()``, ``log_prob``) and :class:`ActionDistribution` (the actor: ``mode()``, ``rsample()``,
+``log_prob``, ``entropy()``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Protocol, runtime_checkable
 
 import torch as th
 import torch.nn.functional as F
+
+
+@runtime_checkable
+class ScalarDistribution(Protocol):
+    """What a reward, critic or continue head returns."""
+
+    @property
+    def mean(self) -> th.Tensor:
+        """Expected value, shape of the batch."""
+        ...
+
+    def mode(self) -> th.Tensor:
+        """Most likely value (the mean for the regression heads, 0/1 for the continue head)."""
+        ...
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        """Log-likelihood of targets ``x`` (up to a constant for the regression heads)."""
+        ...
+
+
+@runtime_checkable
+class ActionDistribution(Protocol):
+    """What the actor returns, over model-space action vectors ``(..., A)``."""
+
+    def mode(self) -> th.Tensor:
+        """The deterministic action."""
+        ...
+
+    def rsample(self) -> th.Tensor:
+        """A sample with reparameterised or straight-through gradients."""
+        ...
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        """Log-likelihood of actions ``x``, summed over the action dimensions."""
+        ...
+
+    def entropy(self) -> th.Tensor:
+        """Entropy (or a one-sample estimate of it), summed over the action dimensions."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------
 # symlog / symexp
@@ -109,6 +155,44 @@ class TwoHotDist:
         return w_lo * lp_lo + w_hi * lp_hi
 
 
+class MSEDist:
+    """Unit-variance Gaussian over a scalar: ``log_prob = -0.5 (x - mean)^2 - 0.5 log(2 pi)``."""
+
+    def __init__(self, mean: th.Tensor) -> None:
+        self._mean = mean.float()
+
+    @property
+    def mean(self) -> th.Tensor:
+        return self._mean
+
+    def mode(self) -> th.Tensor:
+        return self._mean
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        return -0.5 * (x - self._mean) ** 2 - 0.5 * math.log(2 * math.pi)
+
+
+class BernoulliDist:
+    """Bernoulli over ``{0, 1}`` from logits: the continue (discount) head.
+
+    ``mean`` is the probability of continuing, ``mode()`` the hard 0/1 flag (``logits > 0``), and
+    ``log_prob`` the negative binary cross-entropy of (possibly soft) targets in ``[0, 1]``.
+    """
+
+    def __init__(self, logits: th.Tensor) -> None:
+        self.logits = logits.float()
+
+    @property
+    def mean(self) -> th.Tensor:
+        return th.sigmoid(self.logits)
+
+    def mode(self) -> th.Tensor:
+        return (self.logits > 0).float()
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        return -F.binary_cross_entropy_with_logits(self.logits, x.float(), reduction="none")
+
+
 # ---------------------------------------------------------------------------------------------
 # Categorical latents / discrete actions
 # ---------------------------------------------------------------------------------------------
@@ -163,6 +247,32 @@ class OneHotDist:
 
     def entropy(self) -> th.Tensor:
         return -(self.probs * self.log_probs).sum(-1)
+
+
+class MultiOneHot:
+    """Independent one-hot categoricals over consecutive segments of one action vector (MultiDiscrete)."""
+
+    def __init__(self, dists: list[OneHotDist], sizes: list[int]) -> None:
+        self.dists, self.sizes = dists, sizes
+
+    def rsample(self) -> th.Tensor:
+        return th.cat([d.rsample() for d in self.dists], -1)
+
+    def mode(self) -> th.Tensor:
+        return th.cat([d.mode() for d in self.dists], -1)
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        parts = x.split(self.sizes, -1)
+        total = self.dists[0].log_prob(parts[0])
+        for dist, part in zip(self.dists[1:], parts[1:]):
+            total = total + dist.log_prob(part)
+        return total
+
+    def entropy(self) -> th.Tensor:
+        total = self.dists[0].entropy()
+        for dist in self.dists[1:]:
+            total = total + dist.entropy()
+        return total
 
 
 def categorical_kl(lhs_logits: th.Tensor, rhs_logits: th.Tensor) -> th.Tensor:
@@ -221,12 +331,9 @@ class TanhNormal:
     def __init__(self, mean: th.Tensor, std: th.Tensor) -> None:
         self.mean = mean.float()
         self.std = std.float()
-        self._last_u: th.Tensor | None = None
 
     def rsample(self) -> th.Tensor:
-        u = self.mean + self.std * th.randn_like(self.mean)
-        self._last_u = u
-        return th.tanh(u)
+        return th.tanh(self.mean + self.std * th.randn_like(self.mean))
 
     def mode(self) -> th.Tensor:
         return th.tanh(self.mean)

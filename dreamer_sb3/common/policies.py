@@ -21,81 +21,15 @@ from stable_baselines3.common.utils import ConstantSchedule
 from torch import nn
 
 from dreamer_sb3.common.actions import ActionCodec
-from dreamer_sb3.common.distributions import BoundedNormal, OneHotDist, TanhNormal, unimix_logits
+from dreamer_sb3.common.heads import Actor, ScalarHead
 from dreamer_sb3.common.networks import MLP, ConvDecoder, ConvEncoder, ObsLayout
 from dreamer_sb3.common.returns import PercentileNormalizer
 from dreamer_sb3.common.rssm import GRUCell, State
 from dreamer_sb3.common.sizes import resolve_size
-from dreamer_sb3.common.world_model import ScalarHead, WorldModel
+from dreamer_sb3.common.specs import Activation, ActorDist, HeadSpec, LatentSpec, NetSpec, ScalarHeadKind
+from dreamer_sb3.common.world_model import WorldModel
 
 RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-class MultiOneHot:
-    """Independent one-hot categoricals over consecutive segments of one action vector."""
-
-    def __init__(self, dists: list[OneHotDist], sizes: list[int]) -> None:
-        self.dists, self.sizes = dists, sizes
-
-    def _split(self, x: th.Tensor) -> tuple[th.Tensor, ...]:
-        return x.split(self.sizes, -1)
-
-    def rsample(self) -> th.Tensor:
-        return th.cat([d.rsample() for d in self.dists], -1)
-
-    def mode(self) -> th.Tensor:
-        return th.cat([d.mode() for d in self.dists], -1)
-
-    def log_prob(self, x: th.Tensor) -> th.Tensor:
-        return sum(d.log_prob(p) for d, p in zip(self.dists, self._split(x)))
-
-    def entropy(self) -> th.Tensor:
-        return sum(d.entropy() for d in self.dists)
-
-
-class Actor(nn.Module):
-    """Policy network ``pi(a | s)``.
-
-    Discrete / MultiDiscrete: one-hot categoricals with ``unimix`` uniform mixing and
-    straight-through samples. Box: ``"bounded_normal"`` (DreamerV3: tanh mean, std in
-    ``[min_std, max_std]``) or ``"tanh_normal"`` (DreamerV1: tanh-squashed Gaussian).
-    """
-
-    def __init__(
-        self,
-        feat_dim: int,
-        codec: ActionCodec,
-        units: int,
-        layers: int,
-        norm: bool = True,
-        act: str = "silu",
-        dist: str = "bounded_normal",
-        unimix: float = 0.01,
-        min_std: float = 0.1,
-        max_std: float = 1.0,
-        init_std: float = 5.0,
-    ) -> None:
-        super().__init__()
-        if dist not in ("bounded_normal", "tanh_normal"):
-            raise ValueError(f"Unknown continuous actor distribution {dist!r}: use 'bounded_normal' or 'tanh_normal'")
-        self.codec, self.dist, self.unimix = codec, dist, unimix
-        self.min_std, self.max_std, self.init_std = min_std, max_std, init_std
-        out = codec.dim if codec.discrete else 2 * codec.dim
-        self.net = MLP(feat_dim, out, units, layers, norm, act)
-
-    def forward(self, feat: th.Tensor):
-        out = self.net(feat).float()
-        if self.codec.discrete:
-            dists = [OneHotDist(unimix_logits(x, self.unimix)) for x in out.split(self.codec.sizes, -1)]
-            return dists[0] if len(dists) == 1 else MultiOneHot(dists, self.codec.sizes)
-        mean, std = out.chunk(2, -1)
-        if self.dist == "bounded_normal":
-            std = (self.max_std - self.min_std) * th.sigmoid(std + 2.0) + self.min_std
-            return BoundedNormal(th.tanh(mean), std)
-        mean = 5.0 * th.tanh(mean / 5.0)
-        raw_init = float(np.log(np.expm1(self.init_std)))
-        std = nn.functional.softplus(std + raw_init) + 1e-4
-        return TanhNormal(mean, std)
 
 
 class DreamerPolicy(BasePolicy):
@@ -107,7 +41,7 @@ class DreamerPolicy(BasePolicy):
     :param observation_space: observation space
     :param action_space: action space
     :param lr_schedule: world-model learning-rate schedule
-    :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``planet``, ``v1``, ``v2``)
+    :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``planet``, ``v1``, ``v2``, ``v2-dmc``)
     :param norm: LayerNorm in every block
     :param gru_norm: LayerNorm inside the RSSM's GRU; ``None`` follows ``norm``
     :param act: activation
@@ -149,20 +83,20 @@ class DreamerPolicy(BasePolicy):
         layers: int | None = None,
         cnn_depth: int | None = None,
         norm: bool = True,
-        act: str = "silu",
+        act: Activation = "silu",
         unimix: float = 0.01,
         min_std: float = 0.1,
         learned_init: bool = True,
         symlog_obs: bool = True,
-        reward_head: str = "twohot",
+        reward_head: ScalarHeadKind = "twohot",
         cont_head: bool = True,
         decoder: bool = True,
         actor: bool = True,
-        actor_dist: str = "bounded_normal",
+        actor_dist: ActorDist = "bounded_normal",
         actor_min_std: float = 0.1,
         actor_max_std: float = 1.0,
         critic: bool = True,
-        critic_head: str = "twohot",
+        critic_head: ScalarHeadKind = "twohot",
         slow_critic: bool = True,
         return_norm: bool = True,
         actor_lr: float = 3e-5,
@@ -192,38 +126,24 @@ class DreamerPolicy(BasePolicy):
         self.codec = ActionCodec(action_space)
         self.exploration_noise = exploration_noise
         s = self.size
-        self.world_model = WorldModel(
-            self.layout,
-            self.codec.dim,
+        self.net_spec = NetSpec(units=s["units"], layers=s["layers"], cnn_depth=s["cnn_depth"], norm=norm, act=act)
+        latent = LatentSpec(
             deter=s["deter"],
             hidden=s["hidden"],
             stoch=s["stoch"],
             classes=s["classes"],
-            units=s["units"],
-            layers=s["layers"],
-            cnn_depth=s["cnn_depth"],
-            norm=norm,
-            act=act,
             unimix=unimix,
             min_std=min_std,
             learned_init=learned_init,
-            symlog_obs=symlog_obs,
-            reward_head=reward_head,
-            cont_head=cont_head,
-            decoder=decoder,
             gru_norm=gru_norm,
         )
+        heads = HeadSpec(symlog_obs=symlog_obs, reward_head=reward_head, cont_head=cont_head, decoder=decoder)
+        self.world_model = WorldModel(self.layout, self.codec.dim, self.net_spec, latent, heads)
         feat = self.world_model.rssm.feat_size
         self.actor = (
-            Actor(feat, self.codec, s["units"], s["layers"], norm, act, actor_dist, unimix, actor_min_std, actor_max_std)
-            if actor
-            else None
+            Actor(feat, self.codec, self.net_spec, actor_dist, unimix, actor_min_std, actor_max_std) if actor else None
         )
-        self.critic = (
-            ScalarHead(feat, s["units"], s["layers"], critic_head, norm=norm, act=act, zero_out=critic_head == "twohot")
-            if critic
-            else None
-        )
+        self.critic = ScalarHead(feat, self.net_spec, critic_head, zero_out=critic_head == "twohot") if critic else None
         self.slow_critic = copy.deepcopy(self.critic) if (critic and slow_critic) else None
         if self.slow_critic is not None:
             self.slow_critic.requires_grad_(False)
@@ -285,7 +205,7 @@ class DreamerPolicy(BasePolicy):
         obs = self.layout.as_dict(observation)
         n = next(iter(obs.values())).shape[0]
         state, prev = self.initial_state(n)
-        _, action = self.step(state, prev, obs, th.ones(n, device=self.device), deterministic)
+        _, action = self.step(state, prev, obs, th.ones(n, dtype=th.bool, device=self.device), deterministic)
         return action
 
     # ------------------------------------------------------------------ acting
@@ -300,7 +220,10 @@ class DreamerPolicy(BasePolicy):
     def step(
         self, state: State, prev_action: th.Tensor, obs: dict[str, th.Tensor], is_first: th.Tensor, deterministic: bool = False
     ) -> tuple[State, th.Tensor]:
-        """One acting step: update the posterior with ``obs`` and choose a model-space action."""
+        """One acting step: update the posterior with ``obs`` and choose a model-space action.
+
+        :param is_first: ``(N,)`` bool, the envs whose episode starts with ``obs`` (their latent is reset)
+        """
         embed = self.world_model.encoder(obs, batch_dims=1)
         state, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first, deterministic)
         return state, self.select_action(state, deterministic)
@@ -352,16 +275,16 @@ class DreamerPolicy(BasePolicy):
         n = next(iter(obs.values())).shape[0]
         if state is None:
             lat, prev = self.initial_state(n)
-            first = np.ones(n, dtype=np.float32)
+            first = np.ones(n, dtype=bool)
         else:
             deter, stoch, prev_np = state
             if deter.shape[0] != n:
                 raise ValueError(f"State holds {deter.shape[0]} envs but the observation batch has {n}")
             lat = State(th.as_tensor(deter, device=self.device), th.as_tensor(stoch, device=self.device))
             prev = th.as_tensor(prev_np, device=self.device)
-            first = np.zeros(n, dtype=np.float32)
+            first = np.zeros(n, dtype=bool)
         if episode_start is not None:
-            first = np.maximum(first, np.asarray(episode_start, dtype=np.float32).reshape(n))
+            first = first | np.asarray(episode_start, dtype=bool).reshape(n)
         with th.no_grad():
             lat, action = self.step(lat, prev, obs, th.as_tensor(first, device=self.device), deterministic)
         action_np = action.float().cpu().numpy()

@@ -14,11 +14,41 @@ import json
 import os
 import pathlib
 import zipfile
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
 
 FORMAT_VERSION = 1
+
+
+class SequenceBatch(NamedTuple):
+    """A batch of replayed windows, ``(B, T, ...)``: numpy arrays from :meth:`SequenceReplay.sample`,
+    tensors after :meth:`to_torch`. The flags stay bool; losses convert them where they compute."""
+
+    obs: dict[str, Any]  #: observation arrays by key (``"obs"`` for non-dict spaces)
+    action: Any  #: ``(B, T, A)`` the action that led to each step (zeros on ``is_first``)
+    reward: Any  #: ``(B, T)`` the reward received on arriving at each step
+    is_first: Any  #: ``(B, T)`` bool: the step starts an episode
+    is_terminal: Any  #: ``(B, T)`` bool: the episode terminated at this step (not truncated)
+
+    def to_torch(self, device: th.device | str) -> SequenceBatch:
+        """The batch as tensors on ``device`` (pinned, non-blocking copies on CUDA)."""
+        cuda = th.device(device).type == "cuda"
+
+        def conv(x: np.ndarray) -> th.Tensor:
+            t = th.from_numpy(np.ascontiguousarray(x))
+            if cuda:
+                t = t.pin_memory()
+            return t.to(device, non_blocking=cuda)
+
+        return SequenceBatch(
+            obs={k: conv(v) for k, v in self.obs.items()},
+            action=conv(self.action),
+            reward=conv(self.reward),
+            is_first=conv(self.is_first),
+            is_terminal=conv(self.is_terminal),
+        )
 
 
 class SequenceReplay:
@@ -112,33 +142,21 @@ class SequenceReplay:
         idx = (oldest[:, None] + start[:, None] + np.arange(length)[None]) % self.capacity_per_env
         return env[:, None], idx
 
-    def sample(self, batch_size: int, length: int) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
-        """A batch of windows as numpy arrays of shape ``(B, L, ...)``; ``obs`` is a dict."""
+    def sample(self, batch_size: int, length: int) -> SequenceBatch:
+        """A batch of windows as numpy arrays of shape ``(B, L, ...)``."""
         env, idx = self.sample_indices(batch_size, length)
-        return {
-            "obs": {k: v[env, idx] for k, v in self.obs.items()},
-            "action": self.action[env, idx],
-            "reward": self.reward[env, idx],
-            "is_first": self.is_first[env, idx],
-            "is_terminal": self.is_terminal[env, idx],
-        }
+        return SequenceBatch(
+            obs={k: v[env, idx] for k, v in self.obs.items()},
+            action=self.action[env, idx],
+            reward=self.reward[env, idx],
+            is_first=self.is_first[env, idx],
+            is_terminal=self.is_terminal[env, idx],
+        )
 
     @staticmethod
-    def to_torch(batch: dict, device: th.device) -> dict:
-        """Move a sampled batch to ``device`` (pinned, non-blocking copies on CUDA)."""
-        cuda = th.device(device).type == "cuda"
-
-        def conv(x: np.ndarray) -> th.Tensor:
-            t = th.from_numpy(np.ascontiguousarray(x))
-            if cuda:
-                t = t.pin_memory()
-            return t.to(device, non_blocking=cuda)
-
-        out = {k: conv(v) for k, v in batch.items() if k != "obs"}
-        out["obs"] = {k: conv(v) for k, v in batch["obs"].items()}
-        out["is_first"] = out["is_first"].float()
-        out["is_terminal"] = out["is_terminal"].float()
-        return out
+    def to_torch(batch: SequenceBatch, device: th.device | str) -> SequenceBatch:
+        """Move a sampled batch to ``device`` (see :meth:`SequenceBatch.to_torch`)."""
+        return batch.to_torch(device)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:

@@ -33,6 +33,7 @@ from dreamer_sb3.common.distributions import (
     unimix_logits,
 )
 from dreamer_sb3.common.networks import init_weights, make_act
+from dreamer_sb3.common.specs import Activation, LatentSpec
 
 
 class State(NamedTuple):
@@ -68,44 +69,27 @@ class RSSM(nn.Module):
 
     :param action_dim: size of the (one-hot or continuous) action vector
     :param embed_dim: size of the observation embedding
-    :param deter: GRU state size
-    :param hidden: width of the input / output layers around the GRU
-    :param stoch: number of stochastic variables (categorical) or dimensions (Gaussian)
-    :param classes: classes per categorical variable; ``0`` selects a Gaussian latent
-    :param unimix: uniform mixture of the categorical latents (DreamerV3: 0.01)
+    :param latent: the latent state's sizes and distributions (deter, hidden, stoch, classes —
+        ``0`` selects a Gaussian latent —, unimix, min_std, learned_init, gru_norm)
     :param norm: LayerNorm in every block
     :param act: activation name
-    :param min_std: lower bound on Gaussian latent std (PlaNet/V1: 0.1)
-    :param learned_init: learn the initial deterministic state (DreamerV3) instead of zeros
-    :param gru_norm: LayerNorm inside the GRU cell; ``None`` follows ``norm`` (DreamerV2 normalises
-        only the GRU)
     """
 
     def __init__(
-        self,
-        action_dim: int,
-        embed_dim: int,
-        deter: int = 512,
-        hidden: int = 512,
-        stoch: int = 32,
-        classes: int = 32,
-        unimix: float = 0.01,
-        norm: bool = True,
-        act: str = "silu",
-        min_std: float = 0.1,
-        learned_init: bool = True,
-        gru_norm: bool | None = None,
+        self, action_dim: int, embed_dim: int, latent: LatentSpec, norm: bool = True, act: Activation = "silu"
     ) -> None:
         super().__init__()
+        self.spec = latent
+        deter, hidden = latent.deter, latent.hidden
         self.deter_size = deter
-        self.stoch_vars = stoch
-        self.classes = classes
-        self.discrete = classes > 0
-        self.stoch_size = stoch * classes if self.discrete else stoch
-        self.unimix = unimix
-        self.min_std = min_std
-        self.learned_init = learned_init
-        stats = self.stoch_size if self.discrete else 2 * stoch
+        self.stoch_vars = latent.stoch
+        self.classes = latent.classes
+        self.discrete = latent.classes > 0
+        self.stoch_size = latent.stoch * latent.classes if self.discrete else latent.stoch
+        self.unimix = latent.unimix
+        self.min_std = latent.min_std
+        self.learned_init = latent.learned_init
+        stats = self.stoch_size if self.discrete else 2 * latent.stoch
 
         def block() -> nn.Sequential:
             return nn.Sequential(nn.LayerNorm(hidden, eps=1e-3) if norm else nn.Identity(), make_act(act))
@@ -114,7 +98,7 @@ class RSSM(nn.Module):
         self.img_in_stoch = nn.Linear(self.stoch_size, hidden, bias=False)
         self.img_in_action = nn.Linear(action_dim, hidden, bias=not norm)
         self.img_in_block = block()
-        self.gru = GRUCell(hidden, deter, norm if gru_norm is None else gru_norm)
+        self.gru = GRUCell(hidden, deter, norm if latent.gru_norm is None else latent.gru_norm)
         self.prior_net = nn.Sequential(nn.Linear(deter, hidden, bias=not norm), block(), nn.Linear(hidden, stats))
         # obs_out(h, e) = act(norm(W_h h + W_e e)) — W_e e batched over time.
         self.post_deter = nn.Linear(deter, hidden, bias=False)
@@ -122,7 +106,7 @@ class RSSM(nn.Module):
         self.post_block = block()
         self.post_out = nn.Linear(hidden, stats)
         init_weights(self)
-        self.init_deter = nn.Parameter(th.zeros(deter), requires_grad=learned_init)
+        self.init_deter = nn.Parameter(th.zeros(deter), requires_grad=latent.learned_init)
 
     # ------------------------------------------------------------------ distributions
     def _stats(self, raw: th.Tensor) -> tuple[th.Tensor, ...]:
@@ -171,9 +155,7 @@ class RSSM(nn.Module):
         return State(th.zeros(batch, self.deter_size, device=device), th.zeros(batch, self.stoch_size, device=device))
 
     def reset_where(self, state: State, action: th.Tensor, first: th.Tensor) -> tuple[State, th.Tensor]:
-        """Replace ``state`` rows (and zero ``action`` rows) where ``first`` is true."""
-        if first.dtype != th.bool:
-            first = first > 0.5
+        """Replace ``state`` rows (and zero ``action`` rows) where ``first`` (bool ``(N,)``) is true."""
         init = self.initial(first.shape[0])
         mask = first[:, None]
         return (
@@ -202,13 +184,12 @@ class RSSM(nn.Module):
     def obs_step(
         self, state: State, action: th.Tensor, embed: th.Tensor, is_first: th.Tensor, deterministic: bool = False
     ) -> tuple[State, tuple[th.Tensor, ...]]:
-        """Posterior step for acting: reset where ``is_first``, advance, then condition on ``embed``.
+        """Posterior step for acting: reset where ``is_first`` (bool ``(N,)``), advance, then condition on ``embed``.
 
         The reset (which evaluates the initial state) is skipped when no row starts an episode: one
         host read of ``is_first`` per acting step, which the env loop synchronises on anyway."""
-        first = is_first > 0.5 if is_first.dtype != th.bool else is_first
-        if bool(first.any()):
-            state, action = self.reset_where(state, action, first)
+        if bool(is_first.any()):
+            state, action = self.reset_where(state, action, is_first)
         deter = self._deter_step(state, action)
         stats = self._post_stats(deter, self.post_embed(embed))
         return State(deter, self.sample(stats, deterministic)), stats
@@ -221,14 +202,16 @@ class RSSM(nn.Module):
 
         :param embed: ``(B, T, E)`` observation embeddings
         :param action: ``(B, T, A)`` previous actions (``action[:, t]`` led to observation ``t``)
-        :param is_first: ``(B, T)`` episode starts: the state is reset there
+        :param is_first: ``(B, T)`` bool episode starts: the state is reset there
         :param state: latent before the first step (initial state if ``None``)
         :return: posterior states ``(B, T, ·)``, posterior stats and prior stats
         """
+        if is_first.dtype != th.bool:
+            raise TypeError(f"is_first must be a bool tensor, got {is_first.dtype}")
         batch, steps = embed.shape[:2]
         if state is None:
             state = self.initial(batch)
-        first = is_first > 0.5 if is_first.dtype != th.bool else is_first
+        first = is_first
         action = th.where(first[..., None], th.zeros_like(action), action)
         act_proj = self.img_in_action(action)  # (B, T, H): batched over time
         emb_proj = self.post_embed(embed)
@@ -249,19 +232,34 @@ class RSSM(nn.Module):
         prior_stats = self._stats(self.prior_net(deter))  # batched over time
         return post, post_stats_t, prior_stats
 
-    def imagine(self, start: State, policy: Callable[[th.Tensor], th.Tensor], horizon: int) -> tuple[th.Tensor, th.Tensor]:
-        """Roll the prior forward from ``start`` under ``policy(feat) -> action``.
+    def imagine(
+        self,
+        start: State,
+        policy: Callable[[th.Tensor], th.Tensor] | th.Tensor,
+        horizon: int,
+        deterministic: bool = False,
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """Roll the prior forward from ``start`` ``(N, ·)`` for ``horizon`` steps: the one imagination
+        loop of the family (the actor-critic's rollouts and PlaNet's planner both run it).
 
+        :param policy: ``policy(feat) -> action`` (closed loop), or the actions themselves, ``(H, N, A)``
+            (open loop: their input projection is computed for all steps at once)
+        :param deterministic: latent modes instead of samples
         :return: features ``(H + 1, N, F)`` of ``s_0 .. s_H`` and actions ``(H, N, A)`` with
             ``a_t = policy(s_t)``
         """
+        open_loop = isinstance(policy, th.Tensor)
+        action_proj = self.img_in_action(policy) if open_loop else None  # (H, N, hidden), batched over time
         state = start
         feat = self.feat(state)
         feats, actions = [feat], []
-        for _ in range(horizon):
-            action = policy(feat)
+        for t in range(horizon):
+            if open_loop:
+                action, proj = policy[t], action_proj[t]
+            else:
+                action, proj = policy(feat), None
             actions.append(action)
-            state, _ = self.img_step(state, action)
+            state, _ = self.img_step(state, action, deterministic, proj)
             feat = self.feat(state)
             feats.append(feat)
-        return th.stack(feats), th.stack(actions)
+        return th.stack(feats), (policy if open_loop else th.stack(actions))

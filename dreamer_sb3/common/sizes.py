@@ -3,7 +3,7 @@
 ``XS``–``XL`` are the DreamerV3 paper's sizes (GRU units, CNN multiplier, MLP units and layers;
 32×32 categorical latents). ``S`` equals the widely used PyTorch port's vision default
 (deter 512, hidden 512, units 512, CNN depth 32). ``tiny`` is a CPU size for classic control and
-tests. ``planet``, ``v1`` and ``v2`` are the original papers' architectures.
+tests. ``planet``, ``v1`` and ``v2`` (``v2-dmc``: its DMC setting) are the original papers' architectures.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
     "planet": dict(deter=200, hidden=200, stoch=30, classes=0, units=300, layers=2, cnn_depth=32),
     "v1": dict(deter=200, hidden=200, stoch=30, classes=0, units=400, layers=3, cnn_depth=32),
     "v2": dict(deter=600, hidden=600, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),
+    "v2-dmc": dict(deter=200, hidden=200, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),  # V2's DMC config
 }
 
 SIZE_KEYS = ("deter", "hidden", "stoch", "classes", "units", "layers", "cnn_depth")

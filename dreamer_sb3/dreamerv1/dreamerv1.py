@@ -30,6 +30,7 @@ import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
+from dreamer_sb3.common.base import Precision
 from dreamer_sb3.common.policies import DreamerPolicy
 
 
@@ -81,10 +82,6 @@ class DreamerV1(ActorCriticDreamer):
         model_eps=1e-7,
         ac_eps=1e-7,
     )
-    #: dynamics backprop only
-    reinforce_mix = 0.0
-    #: imagined discounts are the continue probability (when ``predict_discount``)
-    discount_head = "mean"
 
     def __init__(
         self,
@@ -109,7 +106,7 @@ class DreamerV1(ActorCriticDreamer):
         ent_coef: float = 0.0,
         model_grad_clip: float = 100.0,
         ac_grad_clip: float = 100.0,
-        precision: str = "fp32",
+        precision: Precision = "fp32",
         compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
@@ -119,35 +116,55 @@ class DreamerV1(ActorCriticDreamer):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        self.actor_lr, self.critic_lr = actor_lr, critic_lr
-        self.imag_horizon, self.discount, self.gae_lambda = imag_horizon, discount, gae_lambda
-        self.ent_coef = ent_coef
-        # PlaNet's KL: equal dynamics / representation weights give exactly the gradient of KL(post || prior)
-        self.free_nats, self.dyn_scale, self.rep_scale = free_nats, kl_scale, kl_scale
-        self.predict_discount, self.discount_scale = predict_discount, discount_scale
-        self.exploration_noise = exploration_noise
-        self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
-        # unit-variance Gaussian decoders: NLL = 0.5 * squared error
-        self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": discount_scale}
         super().__init__(
             policy,
             env,
             learning_rate,
-            buffer_size,
-            learning_starts,
-            batch_size,
-            batch_length,
-            train_ratio,
-            precision,
-            policy_kwargs,
-            stats_window_size,
-            tensorboard_log,
-            verbose,
-            seed,
-            device,
-            _init_setup_model,
+            # the shared actor-critic update, as V1 sets it
+            actor_lr=actor_lr,
+            critic_lr=critic_lr,
+            imag_horizon=imag_horizon,
+            discount=discount,
+            gae_lambda=gae_lambda,
+            ent_coef=ent_coef,
+            ac_grad_clip=ac_grad_clip,
+            reinforce_mix=0.0,  # value gradients through the dynamics only
+            slow_critic_fraction=1.0,  # unused: V1 has no slow critic
+            slow_critic_interval=1,
+            slow_critic_targets=False,
+            discount_head="mean",  # with predict_discount: the continue probability discounts
+            # the world model: PlaNet's KL(post || prior) (equal dynamics / representation weights give
+            # exactly its gradient); unit-variance Gaussian decoders (NLL = 0.5 * squared error)
+            free_nats=free_nats,
+            dyn_scale=kl_scale,
+            rep_scale=kl_scale,
+            model_grad_clip=model_grad_clip,
+            model_loss_scales={"image": 0.5, "vector": 0.5, "cont": discount_scale},
+            # replay and schedule
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            batch_length=batch_length,
+            train_ratio=train_ratio,
+            precision=precision,
             compile=compile,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            seed=seed,
+            device=device,
         )
+        self.kl_scale = kl_scale
+        self.predict_discount = predict_discount
+        self.discount_scale = discount_scale
+        self.exploration_noise = exploration_noise
+        if _init_setup_model:
+            self._setup_model()
 
-    def _policy_kwargs(self) -> dict[str, Any]:
-        return {"cont_head": self.predict_discount, "exploration_noise": self.exploration_noise, **super()._policy_kwargs()}
+    def _derived_policy_kwargs(self) -> dict[str, Any]:
+        return {
+            **super()._derived_policy_kwargs(),
+            "cont_head": self.predict_discount,
+            "exploration_noise": self.exploration_noise,
+        }

@@ -26,7 +26,7 @@ KL scale / free nats   0.1 / 0                    1.0 / 1.0
 discount head          yes, loss weight 5         no (fixed γ)
 train ratio            50 (1 update / 16 steps)   160 (1 update / 5 steps)
 random prefill         50 000 steps               1 000 steps
-RSSM deter / hidden    600 / 600 (``"v2"``)       200 / 200
+RSSM deter / hidden    600 / 600 (``"v2"``)       200 / 200 (``"v2-dmc"``)
 =====================  =========================  ==========================
 
 Both: horizon 15, λ 0.95, batch 16 × 50, Adam epsilon 1e-5, gradient clip 100.
@@ -34,13 +34,15 @@ Both: horizon 15, λ 0.95, batch 16 × 50, Adam epsilon 1e-5, gradient clip 100.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
+from dreamer_sb3.common.base import Precision
 from dreamer_sb3.common.policies import DreamerPolicy
 
 #: the paper's two settings: algorithm hyperparameters and policy (architecture) overrides
@@ -73,7 +75,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         discount_scale=1.0,
         train_ratio=160.0,
         learning_starts=1000,
-        policy=dict(deter=200, hidden=200),
+        policy=dict(model_size="v2-dmc"),
     ),
 }
 
@@ -128,18 +130,12 @@ class DreamerV2(ActorCriticDreamer):
         model_eps=1e-5,
         ac_eps=1e-5,
     )
-    #: the target critic gives the λ-return targets and the REINFORCE baseline
-    slow_critic_targets = True
-    #: hard target-network updates
-    slow_critic_fraction = 1.0
-    #: imagined discounts are the continue probability
-    discount_head = "mean"
 
     def __init__(
         self,
         policy: str | type[DreamerPolicy],
         env: GymEnv | str | None,
-        preset: str = "auto",
+        preset: Literal["auto", "atari", "dmc"] = "auto",
         learning_rate: float | Schedule | None = None,
         actor_lr: float | None = None,
         critic_lr: float | None = None,
@@ -161,7 +157,7 @@ class DreamerV2(ActorCriticDreamer):
         target_update_interval: int = 100,
         model_grad_clip: float = 100.0,
         ac_grad_clip: float = 100.0,
-        precision: str = "fp32",
+        precision: Precision = "fp32",
         compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
@@ -175,73 +171,76 @@ class DreamerV2(ActorCriticDreamer):
             raise ValueError(f"preset must be 'auto' or one of {sorted(PRESETS)}, got {preset!r}")
         if not 0.0 <= kl_balance <= 1.0:
             raise ValueError(f"kl_balance must be in [0, 1], got {kl_balance}")
+        # The preset follows the action space, so the env is made first. Without an env (SB3's ``load``),
+        # every setting is restored from the saved model right after construction.
+        env = maybe_make_env(env, verbose)
         self.preset = preset
-        self.actor_lr, self.critic_lr = actor_lr, critic_lr  # type: ignore[assignment]
-        self.imag_horizon, self.discount, self.gae_lambda = imag_horizon, discount, gae_lambda  # type: ignore[assignment]
-        self.kl_balance, self.kl_scale, self.free_nats = kl_balance, kl_scale, free_nats
-        self.reinforce_mix, self.ent_coef = reinforce_mix, ent_coef  # type: ignore[assignment]
-        self.predict_discount, self.discount_scale = predict_discount, discount_scale
-        self.target_update_interval = target_update_interval
-        self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
+        settings = PRESETS[self._preset_for(None if env is None else env.action_space)]
+
+        def pick(name: str, value: Any) -> Any:
+            return settings[name] if value is None else value
+
+        kl_scale = pick("kl_scale", kl_scale)
+        discount_scale = pick("discount_scale", discount_scale)
         super().__init__(
             policy,
             env,
-            learning_rate,
-            buffer_size,
-            learning_starts,
-            batch_size,
-            batch_length,
-            train_ratio,  # type: ignore[arg-type]
-            precision,
-            policy_kwargs,
-            stats_window_size,
-            tensorboard_log,
-            verbose,
-            seed,
-            device,
-            _init_setup_model,
+            pick("learning_rate", learning_rate),
+            # the shared actor-critic update, as V2 sets it
+            actor_lr=pick("actor_lr", actor_lr),
+            critic_lr=pick("critic_lr", critic_lr),
+            imag_horizon=imag_horizon,
+            discount=pick("discount", discount),
+            gae_lambda=gae_lambda,
+            ent_coef=pick("ent_coef", ent_coef),
+            ac_grad_clip=ac_grad_clip,
+            reinforce_mix=pick("reinforce_mix", reinforce_mix),
+            slow_critic_fraction=1.0,  # a target network: hard copies ...
+            slow_critic_interval=target_update_interval,  # ... every target_update_interval updates
+            slow_critic_targets=True,  # it gives the λ-return targets and the REINFORCE baseline
+            discount_head="mean",  # imagined discounts are the continue probability
+            # the world model: KL balancing, the prior trained with α β and the posterior with (1 - α) β;
+            # images a unit-variance Gaussian (NLL = 0.5 squared error), vectors squared error
+            free_nats=pick("free_nats", free_nats),
+            dyn_scale=kl_balance * kl_scale,
+            rep_scale=(1.0 - kl_balance) * kl_scale,
+            model_grad_clip=model_grad_clip,
+            model_loss_scales={"image": 0.5, "vector": 1.0, "cont": discount_scale},
+            # replay and schedule
+            buffer_size=buffer_size,
+            learning_starts=pick("learning_starts", learning_starts),
+            batch_size=batch_size,
+            batch_length=batch_length,
+            train_ratio=pick("train_ratio", train_ratio),
+            precision=precision,
             compile=compile,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            seed=seed,
+            device=device,
         )
+        self.kl_balance = kl_balance
+        self.kl_scale = kl_scale
+        self.predict_discount = pick("predict_discount", predict_discount)
+        self.discount_scale = discount_scale
+        self.target_update_interval = target_update_interval
+        if _init_setup_model:
+            self._setup_model()
 
-    # ------------------------------------------------------------------ what V2 changed
-    @property
-    def slow_critic_interval(self) -> int:  # type: ignore[override]
-        """Updates between target-critic copies (``target_update_interval``)."""
-        return self.target_update_interval
-
-    @property
-    def dyn_scale(self) -> float:  # type: ignore[override]
-        """KL balancing: the prior is trained with ``α β``."""
-        return self.kl_balance * self.kl_scale
-
-    @property
-    def rep_scale(self) -> float:  # type: ignore[override]
-        """KL balancing: the posterior is trained with ``(1 - α) β``."""
-        return (1.0 - self.kl_balance) * self.kl_scale
-
-    @property
-    def model_loss_scales(self) -> dict[str, float]:  # type: ignore[override]
-        """Images: unit-variance Gaussian (NLL = 0.5 squared error); vectors: squared error; discount head weight."""
-        return {"image": 0.5, "vector": 1.0, "cont": self.discount_scale}
+    def _preset_for(self, action_space: spaces.Space | None) -> str:
+        if self.preset != "auto":
+            return self.preset
+        return "dmc" if isinstance(action_space, spaces.Box) else "atari"
 
     def resolved_preset(self) -> str:
         """``"atari"`` or ``"dmc"``: the explicit preset, or the one matching the action space."""
-        if self.preset != "auto":
-            return self.preset
-        return "dmc" if isinstance(self.action_space, spaces.Box) else "atari"
+        return self._preset_for(self.action_space)
 
-    def _setup_model(self) -> None:
-        preset = PRESETS[self.resolved_preset()]
-        for key, value in preset.items():
-            if key != "policy" and getattr(self, key) is None:
-                setattr(self, key, value)
-        super()._setup_model()
-
-    def _policy_kwargs(self) -> dict[str, Any]:
-        kwargs = super()._policy_kwargs()
-        if "model_size" not in self.policy_kwargs:  # the preset's sizes refine the paper's "v2" size only
-            for key, value in PRESETS[self.resolved_preset()]["policy"].items():
-                if key not in self.policy_kwargs:
-                    kwargs[key] = value
-        kwargs["cont_head"] = self.policy_kwargs.get("cont_head", self.predict_discount)
-        return kwargs
+    def _derived_policy_kwargs(self) -> dict[str, Any]:
+        return {
+            **super()._derived_policy_kwargs(),
+            **PRESETS[self.resolved_preset()]["policy"],
+            "cont_head": self.predict_discount,
+        }

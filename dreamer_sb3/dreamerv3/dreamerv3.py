@@ -14,15 +14,18 @@ What V3 changed on top of the shared RSSM core:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
+from dreamer_sb3.common.base import Precision
 from dreamer_sb3.common.behavior import Trajectory
 from dreamer_sb3.common.policies import DreamerPolicy
+from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
+from dreamer_sb3.common.rssm import State
 
 
 class DreamerV3(ActorCriticDreamer):
@@ -99,10 +102,10 @@ class DreamerV3(ActorCriticDreamer):
         slow_critic_fraction: float = 0.02,
         slow_reg_scale: float = 1.0,
         replay_value_scale: float = 0.3,
-        actor_grad: str = "reinforce",
+        actor_grad: Literal["reinforce", "dynamics"] = "reinforce",
         model_grad_clip: float = 1000.0,
         ac_grad_clip: float = 100.0,
-        precision: str = "fp32",
+        precision: Precision = "fp32",
         compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
@@ -114,47 +117,56 @@ class DreamerV3(ActorCriticDreamer):
     ) -> None:
         if actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(f"actor_grad must be 'reinforce' or 'dynamics', got {actor_grad!r}")
-        self.actor_lr, self.critic_lr = actor_lr, critic_lr
-        self.imag_horizon = imag_horizon
-        self.discount = discount
-        self.gae_lambda = gae_lambda
-        self.ent_coef = ent_coef
-        self.free_nats, self.dyn_scale, self.rep_scale = free_nats, dyn_scale, rep_scale
-        self.slow_critic_fraction = slow_critic_fraction
-        self.slow_reg_scale = slow_reg_scale
-        self.replay_value_scale = replay_value_scale
-        self.actor_grad = actor_grad
-        self.model_grad_clip, self.ac_grad_clip = model_grad_clip, ac_grad_clip
         super().__init__(
             policy,
             env,
             learning_rate,
-            buffer_size,
-            learning_starts,
-            batch_size,
-            batch_length,
-            train_ratio,
-            precision,
-            policy_kwargs,
-            stats_window_size,
-            tensorboard_log,
-            verbose,
-            seed,
-            device,
-            _init_setup_model,
+            # the shared actor-critic update, as V3 sets it
+            actor_lr=actor_lr,
+            critic_lr=critic_lr,
+            imag_horizon=imag_horizon,
+            discount=discount,
+            gae_lambda=gae_lambda,
+            ent_coef=ent_coef,
+            ac_grad_clip=ac_grad_clip,
+            reinforce_mix=1.0 if actor_grad == "reinforce" else 0.0,
+            slow_critic_fraction=slow_critic_fraction,
+            slow_critic_interval=1,  # an EMA step every update
+            slow_critic_targets=False,  # targets from the critic; the slow copy only regularises it
+            discount_head="mode",
+            # the world model
+            free_nats=free_nats,
+            dyn_scale=dyn_scale,
+            rep_scale=rep_scale,
+            model_grad_clip=model_grad_clip,
+            # replay and schedule
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            batch_length=batch_length,
+            train_ratio=train_ratio,
+            precision=precision,
             compile=compile,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            seed=seed,
+            device=device,
         )
-
-    @property
-    def reinforce_mix(self) -> float:
-        """REINFORCE weight of the shared actor loss: 1 for ``actor_grad="reinforce"``, 0 for ``"dynamics"``."""
-        return 1.0 if self.actor_grad == "reinforce" else 0.0
+        self.actor_grad = actor_grad
+        self.slow_reg_scale = slow_reg_scale
+        self.replay_value_scale = replay_value_scale
+        if _init_setup_model:
+            self._setup_model()
 
     # ------------------------------------------------------------------ update
     # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the
     # percentile return scale of the policy's normaliser) and the slow-critic EMA are the shared
     # update of ActorCriticDreamer; V3 adds its critic loss.
-    def _critic_loss(self, traj: Trajectory, ret: th.Tensor, post, batch: dict[str, Any]) -> tuple[th.Tensor, dict]:
+    def _critic_loss(
+        self, traj: Trajectory, ret: th.Tensor, post: State, batch: SequenceBatch
+    ) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """Two-hot critic on imagined λ-returns, slow-critic regulariser, and the replay value loss."""
         p = self.policy
         feat = traj.feat[:-1].detach()
@@ -162,15 +174,16 @@ class DreamerV3(ActorCriticDreamer):
         imag_loss = (traj.weight[:-1] * imag).mean()
         # Replay value loss: λ-returns along the replayed sequence, bootstrapped with the
         # imagined return from each posterior state.
-        bsz, steps = batch["reward"].shape
+        bsz, steps = batch.reward.shape
         boot = ret[0].reshape(bsz, steps).t()  # (T, B)
-        first_next = batch["is_first"][:, 1:].t()
-        reward = th.where(first_next > 0, boot[:-1], batch["reward"][:, 1:].t())
-        disc = th.where(first_next > 0, th.zeros_like(boot[:-1]), self.discount * (1.0 - batch["is_terminal"][:, 1:].t()))
+        first_next = batch.is_first[:, 1:].t()
+        reward = th.where(first_next, boot[:-1], batch.reward[:, 1:].t())
+        cont_next = 1.0 - batch.is_terminal[:, 1:].t().float()
+        disc = th.where(first_next, th.zeros_like(boot[:-1]), self.discount * cont_next)
         rep_ret = lambda_returns(reward, boot, disc, self.gae_lambda)  # (T-1, B)
         rep_feat = p.world_model.rssm.feat(post).detach().transpose(0, 1)[:-1]
         rep = self._critic_nll(rep_feat, rep_ret)
-        rep_loss = ((1.0 - first_next) * rep).mean()
+        rep_loss = ((1.0 - first_next.float()) * rep).mean()
         loss = imag_loss + self.replay_value_scale * rep_loss
         return loss, {"critic_loss": imag_loss.detach(), "replay_value_loss": rep_loss.detach()}
 

@@ -28,10 +28,13 @@ from typing import Any, ClassVar
 import torch as th
 import torch.nn.functional as F
 from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
-from dreamer_sb3.common.base import DreamerAlgorithm
+from dreamer_sb3.common.base import DreamerAlgorithm, Precision
+from dreamer_sb3.common.behavior import imagine
 from dreamer_sb3.common.policies import DreamerPolicy
+from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.rssm import State
 
 
@@ -97,21 +100,12 @@ class PlanetPolicy(DreamerPolicy):
         the open-loop ``actions`` ``(H, M, A)`` (model-space vectors); returns ``(M,)``.
 
         With a continue head the reward of step ``t`` is weighted by the predicted probability that
-        the episode is still running when it is received, ``prod_{k<t} sigmoid(cont_k)`` (the
-        first reward counts in full), so plans that end the episode early score less."""
-        rssm, wm = self.world_model.rssm, self.world_model
-        action_proj = rssm.img_in_action(actions)  # (H, M, hidden), batched over time
-        state, feats = start, []
-        for t in range(actions.shape[0]):
-            state, _ = rssm.img_step(state, actions[t], deterministic, action_proj[t])
-            feats.append(rssm.feat(state))
-        feat = th.stack(feats)
-        reward = wm.reward(feat).mean.float()
-        if wm.cont is None:
-            return reward.sum(0)
-        alive = th.sigmoid(wm.cont(feat)[..., 0].float())
-        weight = th.cat([th.ones_like(alive[:1]), alive[:-1].cumprod(0)], 0)
-        return (weight * reward).sum(0)
+        the episode is still running when it is received, ``prod_{k<t} p(continue_k)`` (the first
+        reward counts in full), so plans that end the episode early score less: the shared
+        imagination's cumulative weights with ``γ = 1`` and the continue head read as its mean."""
+        ones = th.ones(start.deter.shape[0], device=start.deter.device)
+        traj = imagine(self, start, ones, actions.shape[0], 1.0, False, "mean", actions=actions, deterministic=deterministic)
+        return (traj.weight[:-1] * traj.reward.float()).sum(0)
 
     @th.no_grad()
     def plan(self, state: State, deterministic: bool = False, generator: th.Generator | None = None) -> th.Tensor:
@@ -166,7 +160,7 @@ class PlaNet(DreamerAlgorithm):
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
     """
 
-    policy_aliases: ClassVar[dict[str, type[DreamerPolicy]]] = {
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": PlanetPolicy,
         "CnnPolicy": PlanetPolicy,
         "MultiInputPolicy": PlanetPolicy,
@@ -180,15 +174,12 @@ class PlaNet(DreamerAlgorithm):
         learned_init=False,
         symlog_obs=False,
         reward_head="mse",
-        cont_head=False,
         actor=False,
         critic=False,
         slow_critic=False,
         return_norm=False,
         model_eps=1e-4,
     )
-    #: unit-variance Gaussian decoders: NLL = 0.5 * squared error (the reward head's MSEDist has the 0.5)
-    loss_scales: ClassVar[dict[str, float]] = {"image": 0.5, "vector": 0.5}
     policy: PlanetPolicy
 
     def __init__(
@@ -211,7 +202,7 @@ class PlaNet(DreamerAlgorithm):
         predict_discount: bool = False,
         discount_scale: float = 10.0,
         model_grad_clip: float = 1000.0,
-        precision: str = "fp32",
+        precision: Precision = "fp32",
         compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
@@ -221,46 +212,50 @@ class PlaNet(DreamerAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        self.planning_horizon, self.n_candidates, self.top_k, self.cem_iters = planning_horizon, n_candidates, top_k, cem_iters
-        self.exploration_noise = exploration_noise
-        self.free_nats, self.kl_scale = free_nats, kl_scale
-        self.predict_discount, self.discount_scale = predict_discount, discount_scale
-        self.loss_scales = {**type(self).loss_scales, "cont": discount_scale}
-        self.model_grad_clip = model_grad_clip
         super().__init__(
             policy,
             env,
             learning_rate,
-            buffer_size,
-            learning_starts,
-            batch_size,
-            batch_length,
-            train_ratio,
-            precision,
-            policy_kwargs,
-            stats_window_size,
-            tensorboard_log,
-            verbose,
-            seed,
-            device,
-            _init_setup_model,
+            # the world model: KL(post || prior) (equal dynamics / representation weights give exactly
+            # its gradient); unit-variance Gaussian decoders, NLL = 0.5 * squared error (the reward
+            # head's MSEDist has the 0.5)
+            free_nats=free_nats,
+            dyn_scale=kl_scale,
+            rep_scale=kl_scale,
+            model_grad_clip=model_grad_clip,
+            model_loss_scales={"image": 0.5, "vector": 0.5, "cont": discount_scale},
+            # replay and schedule
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            batch_length=batch_length,
+            train_ratio=train_ratio,
+            precision=precision,
             compile=compile,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            seed=seed,
+            device=device,
         )
+        self.planning_horizon, self.n_candidates, self.top_k, self.cem_iters = planning_horizon, n_candidates, top_k, cem_iters
+        self.exploration_noise = exploration_noise
+        self.kl_scale = kl_scale
+        self.predict_discount, self.discount_scale = predict_discount, discount_scale
+        if _init_setup_model:
+            self._setup_model()
 
-    def _policy_kwargs(self) -> dict[str, Any]:
+    def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             "planning_horizon": self.planning_horizon,
             "n_candidates": self.n_candidates,
             "top_k": self.top_k,
             "cem_iters": self.cem_iters,
             "exploration_noise": self.exploration_noise,
-            **super()._policy_kwargs(),
             "cont_head": self.predict_discount,
         }
 
-    def _train_step(self, batch: dict[str, Any]) -> dict[str, th.Tensor]:
+    def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:
         """World-model step only: reconstruction + reward NLL + KL (the planner has nothing to train)."""
-        _, metrics = self._train_world_model(
-            batch, self.free_nats, self.kl_scale, self.kl_scale, self.model_grad_clip, self.loss_scales
-        )
-        return metrics
+        return self.world_model_step(batch)[1]

@@ -23,7 +23,7 @@ def test_uniform_coverage_of_all_windows():
     buf = SequenceReplay(10, 1, SHAPES, 2, seed=0)
     fill(buf, 10, 1)
     assert buf.num_sequences(3) == 8
-    starts = buf.sample(40000, 3)["obs"]["obs"][:, 0, 1]
+    starts = buf.sample(40000, 3).obs["obs"][:, 0, 1]
     counts = np.bincount(starts.astype(int), minlength=8)
     assert len(counts) == 8 and counts.min() > 0
     assert np.abs(counts / counts.sum() - 1 / 8).max() < 0.01
@@ -33,9 +33,9 @@ def test_windows_are_contiguous_and_frames_stored_once():
     buf = SequenceReplay(1000, 1, SHAPES, 2, seed=0)
     fill(buf, 300, 1)
     batch = buf.sample(64, 50)
-    steps = batch["obs"]["obs"][..., 1]
+    steps = batch.obs["obs"][..., 1]
     assert (np.diff(steps, axis=1) == 1).all()
-    assert batch["obs"]["image"].shape == (64, 50, 1, 4, 4) and batch["obs"]["image"].dtype == np.uint8
+    assert batch.obs["image"].shape == (64, 50, 1, 4, 4) and batch.obs["image"].dtype == np.uint8
     # storage holds each frame once: its size does not depend on how many windows exist
     assert buf.obs["image"].shape == (1, 1000, 1, 4, 4)
 
@@ -44,9 +44,9 @@ def test_is_first_marks_episode_boundaries_inside_windows():
     buf = SequenceReplay(100, 1, SHAPES, 2, seed=0)
     fill(buf, 60, 1, episode_len=10)
     batch = buf.sample(200, 15)
-    steps = batch["obs"]["obs"][..., 1].astype(int)
-    assert np.array_equal(batch["is_first"], steps % 10 == 0)
-    assert batch["is_first"][:, 1:].any()  # windows do cross boundaries
+    steps = batch.obs["obs"][..., 1].astype(int)
+    assert np.array_equal(batch.is_first, steps % 10 == 0)
+    assert batch.is_first[:, 1:].any()  # windows do cross boundaries
 
 
 def test_multi_env_windows_never_mix_envs_and_ring_wraps():
@@ -54,10 +54,10 @@ def test_multi_env_windows_never_mix_envs_and_ring_wraps():
     fill(buf, 35, 2)
     assert buf.full.all() and len(buf) == 40
     batch = buf.sample(500, 8)
-    env_ids = batch["obs"]["obs"][..., 0]
+    env_ids = batch.obs["obs"][..., 0]
     assert (env_ids == env_ids[:, :1]).all()
     assert set(np.unique(env_ids[:, 0])) == {0.0, 1.0}
-    steps = batch["obs"]["obs"][..., 1]
+    steps = batch.obs["obs"][..., 1]
     assert (np.diff(steps, axis=1) == 1).all()  # never across the write pointer
     assert steps.min() >= 15  # only the newest 20 steps are kept
 
@@ -92,8 +92,8 @@ def test_save_load_roundtrip_and_corrupt_file(tmp_path):
     assert np.array_equal(loaded.pos, buf.pos) and np.array_equal(loaded.full, buf.full)
     a, b = buf.sample(16, 6), loaded.sample(16, 6)  # same RNG state -> same batch
     for k in ("action", "reward", "is_first"):
-        assert np.array_equal(a[k], b[k])
-    assert np.array_equal(a["obs"]["image"], b["obs"]["image"])
+        assert np.array_equal(getattr(a, k), getattr(b, k))
+    assert np.array_equal(a.obs["image"], b.obs["image"])
     with pytest.raises(ValueError, match="model expects"):
         SequenceReplay.load(path, obs_shapes={"obs": ((3,), np.float32)})
     bad = tmp_path / "bad.pkl"

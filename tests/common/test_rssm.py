@@ -8,6 +8,7 @@ from gymnasium import spaces
 from dreamer_sb3.common.actions import ActionCodec
 from dreamer_sb3.common.networks import MultiDecoder, MultiEncoder, ObsLayout
 from dreamer_sb3.common.rssm import RSSM, State
+from dreamer_sb3.common.specs import LatentSpec
 
 B, T, A, E = 3, 5, 4, 16
 
@@ -16,12 +17,12 @@ B, T, A, E = 3, 5, 4, 16
 def rssm(request):
     stoch, classes = request.param
     th.manual_seed(0)
-    return RSSM(A, E, deter=12, hidden=10, stoch=stoch, classes=classes, unimix=0.01)
+    return RSSM(A, E, LatentSpec(deter=12, hidden=10, stoch=stoch, classes=classes, unimix=0.01))
 
 
 def test_observe_and_imagine_shapes(rssm):
-    embed, action, first = th.randn(B, T, E), th.randn(B, T, A), th.zeros(B, T)
-    first[:, 0] = 1
+    embed, action, first = th.randn(B, T, E), th.randn(B, T, A), th.zeros(B, T, dtype=th.bool)
+    first[:, 0] = True
     post, post_stats, prior_stats = rssm.observe(embed, action, first)
     assert post.deter.shape == (B, T, 12) and post.stoch.shape == (B, T, rssm.stoch_size)
     assert rssm.feat(post).shape == (B, T, rssm.feat_size)
@@ -43,20 +44,20 @@ def test_is_first_resets_the_state(rssm):
     """Observing [x, y] with is_first at step 1 equals observing [y] from scratch."""
     th.manual_seed(1)
     embed, action = th.randn(1, 2, E), th.randn(1, 2, A)
-    first = th.tensor([[1.0, 1.0]])
+    first = th.tensor([[True, True]])
     th.manual_seed(2)
     post, _, _ = rssm.observe(embed, action, first)
     # the deterministic path after a reset only depends on the initial state and zero action
-    fresh, _, _ = rssm.observe(embed[:, 1:], th.zeros(1, 1, A), th.ones(1, 1))
+    fresh, _, _ = rssm.observe(embed[:, 1:], th.zeros(1, 1, A), th.ones(1, 1, dtype=th.bool))
     assert th.allclose(post.deter[:, 1], fresh.deter[:, 0], atol=1e-6)
     # zero action is enforced at episode starts even if data holds another one
-    alt, _, _ = rssm.observe(embed[:, 1:], action[:, 1:], th.ones(1, 1))
+    alt, _, _ = rssm.observe(embed[:, 1:], action[:, 1:], th.ones(1, 1, dtype=th.bool))
     assert th.allclose(alt.deter, fresh.deter, atol=1e-6)
 
 
 def test_straight_through_gradients_reach_posterior(rssm):
     embed = th.randn(B, T, E, requires_grad=True)
-    post, _, _ = rssm.observe(embed, th.zeros(B, T, A), th.zeros(B, T))
+    post, _, _ = rssm.observe(embed, th.zeros(B, T, A), th.zeros(B, T, dtype=th.bool))
     post.stoch[:, -1].sum().backward()
     assert embed.grad is not None and embed.grad.abs().sum() > 0
 

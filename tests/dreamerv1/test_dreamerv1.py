@@ -72,7 +72,7 @@ def test_behaviour_update_trains_actor_and_value_only():
         q.grad = None
     wm_before = [q.detach().clone() for q in p.world_model.parameters()]
     actor_before = [q.detach().clone() for q in p.actor.parameters()]
-    metrics = model._train_behavior(post, batch)
+    metrics = model.behavior_step(post, batch)
     assert all(q.grad is None for q in p.world_model.parameters())
     assert all(th.equal(a, q) for a, q in zip(wm_before, p.world_model.parameters()))
     assert any(not th.equal(a, q) for a, q in zip(actor_before, p.actor.parameters()))

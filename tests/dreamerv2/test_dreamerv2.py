@@ -133,7 +133,7 @@ def test_reinforce_uses_target_critic_baseline_and_no_dynamics_gradient(monkeypa
     target_before = copy.deepcopy(p.slow_critic)  # the update ends with a target copy (update 0)
     for q in p.world_model.parameters():
         q.grad = None
-    model._train_behavior(post, batch)
+    model.behavior_step(post, batch)
     traj = trajs[0]
     assert not traj.feat.requires_grad and not traj.reward.requires_grad  # no backprop through dynamics
     assert all(q.grad is None for q in p.world_model.parameters())
@@ -159,7 +159,7 @@ def test_dynamics_mix_backpropagates_through_the_model():
     _, post, _ = p.world_model.loss(batch, 1.0, 0.8, 0.2, {})
     for q in p.world_model.parameters():
         q.grad = None
-    metrics = model._train_behavior(post, batch)
+    metrics = model.behavior_step(post, batch)
     assert metrics["actor_grad_norm"] > 0
     assert all(q.grad is None for q in p.world_model.parameters())
 

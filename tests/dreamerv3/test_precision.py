@@ -7,7 +7,7 @@ from stable_baselines3.common.envs import FakeImageEnv
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from dreamer_sb3 import DreamerV3
-from dreamer_sb3.common.replay import SequenceReplay
+from dreamer_sb3.common.replay import SequenceBatch
 
 KW = dict(
     batch_size=4,
@@ -29,16 +29,13 @@ def _batch(model, rng):
         )
         for k, (s, d) in model._replay_obs_shapes().items()
     }
-    return SequenceReplay.to_torch(
-        {
-            "obs": obs,
-            "action": rng.uniform(-1, 1, (4, 8, model.policy.codec.dim)).astype(np.float32),
-            "reward": rng.normal(size=(4, 8)).astype(np.float32),
-            "is_first": np.eye(4, 8, dtype=bool),
-            "is_terminal": np.zeros((4, 8), bool),
-        },
-        model.device,
-    )
+    return SequenceBatch(
+        obs=obs,
+        action=rng.uniform(-1, 1, (4, 8, model.policy.codec.dim)).astype(np.float32),
+        reward=rng.normal(size=(4, 8)).astype(np.float32),
+        is_first=np.eye(4, 8, dtype=bool),
+        is_terminal=np.zeros((4, 8), bool),
+    ).to_torch(model.device)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +82,7 @@ def test_compiled_update_matches_eager():
         batch = _batch(model, np.random.default_rng(0))
         th.manual_seed(0)
         model.policy.set_training_mode(True)
-        metrics[c] = {k: float(v) for k, v in model._train_step(batch).items()}
+        metrics[c] = {k: float(v) for k, v in model.train_step(batch).items()}
     for k, v in metrics[False].items():
         assert metrics[True][k] == pytest.approx(v, rel=1e-3, abs=1e-4), k
     for (name, a), b in zip(models[False].policy.named_parameters(), models[True].policy.parameters()):

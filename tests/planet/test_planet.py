@@ -11,8 +11,8 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from torch import nn
 
 from dreamer_sb3 import PlaNet
+from dreamer_sb3.common.distributions import BernoulliDist, MSEDist
 from dreamer_sb3.common.rssm import State
-from dreamer_sb3.common.world_model import MSEDist
 from dreamer_sb3.planet import PlanetPolicy
 from dreamer_sb3.wrappers.action_repeat import ActionRepeat
 from tests.learning import Timer, random_return
@@ -226,7 +226,7 @@ def test_continue_head_weights_planned_rewards_by_survival():
 
     class Feat(nn.Module):  # feat = the last action; continue logit = 2 * action
         def forward(self, feat):
-            return 2.0 * feat[..., -1:]
+            return BernoulliDist(2.0 * feat[..., -1])
 
     class UnitReward(nn.Module):  # reward 1 on every step
         def forward(self, feat):
@@ -264,7 +264,7 @@ def test_predict_discount_builds_and_trains_the_continue_head():
     )
     assert model.policy.world_model.cont is not None
     assert PlaNet("MlpPolicy", env).policy.world_model.cont is None  # the paper's PlaNet: no continue head
-    captured, train_step = [], model._train_step
-    model._train_step = lambda batch: captured.append(train_step(batch)) or captured[-1]
+    captured, train_step = [], model.train_step
+    model.train_step = lambda batch: captured.append(train_step(batch)) or captured[-1]
     model.learn(48)
     assert captured and all(th.isfinite(m["cont_loss"]) for m in captured)

@@ -1,0 +1,76 @@
+"""Small typed specs that group the world model's settings, so constructors take objects, not scalars.
+
+:class:`DreamerPolicy` turns its flat ``policy_kwargs`` (the user-facing names, resolved against
+:mod:`dreamer_sb3.common.sizes`) into these three objects once; :class:`WorldModel`, :class:`RSSM`
+and the heads read them. A new world-model option is a field here, a keyword of
+:class:`DreamerPolicy`, and the line that uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Activation = Literal["silu", "elu", "relu", "tanh"]
+ScalarHeadKind = Literal["twohot", "mse"]
+ActorDist = Literal["bounded_normal", "tanh_normal"]
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Width, depth and block type of every MLP and CNN of an agent.
+
+    :param units: MLP width
+    :param layers: MLP hidden layers (encoder, decoder, heads, actor, critic)
+    :param cnn_depth: CNN channel multiplier
+    :param norm: LayerNorm after every hidden linear / conv layer
+    :param act: activation
+    """
+
+    units: int
+    layers: int
+    cnn_depth: int
+    norm: bool = True
+    act: Activation = "silu"
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """The RSSM's latent state.
+
+    :param deter: GRU state size
+    :param hidden: width of the layers around the GRU
+    :param stoch: stochastic variables (categorical) or dimensions (Gaussian)
+    :param classes: classes per categorical variable; ``0`` selects a Gaussian latent
+    :param unimix: uniform mixture of the categorical latents
+    :param min_std: lower bound of the Gaussian latent's std
+    :param learned_init: learn the initial deterministic state instead of zeros
+    :param gru_norm: LayerNorm inside the GRU; ``None`` follows :attr:`NetSpec.norm`
+    """
+
+    deter: int
+    hidden: int
+    stoch: int
+    classes: int
+    unimix: float = 0.01
+    min_std: float = 0.1
+    learned_init: bool = True
+    gru_norm: bool | None = None
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What the world model predicts and how.
+
+    :param symlog_obs: symlog vector inputs and symlog-MSE vector reconstruction (DreamerV3)
+    :param reward_head: ``"twohot"`` (DreamerV3) or ``"mse"`` (unit Gaussian)
+    :param cont_head: learn a continue (discount) head
+    :param decoder: learn the observation decoder
+    :param num_bins: bins of the two-hot heads
+    """
+
+    symlog_obs: bool = True
+    reward_head: ScalarHeadKind = "twohot"
+    cont_head: bool = True
+    decoder: bool = True
+    num_bins: int = 255
