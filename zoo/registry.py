@@ -9,17 +9,15 @@ from __future__ import annotations
 import importlib
 import pathlib
 
+from dreamer_sb3 import ALGORITHMS as PACKAGE_ALGORITHMS
+
 ZOO_DIR = pathlib.Path(__file__).resolve().parent
 HYPERPARAMS_DIR = ZOO_DIR / "hyperparams"
 AGENTS_DIR = ZOO_DIR / "agents"
 
-#: zoo algorithm name -> (module, class name)
-ALGORITHMS: dict[str, tuple[str, str]] = {
-    "planet": ("dreamer_sb3.planet", "PlaNet"),
-    "dreamerv1": ("dreamer_sb3.dreamerv1", "DreamerV1"),
-    "dreamerv2": ("dreamer_sb3.dreamerv2", "DreamerV2"),
-    "dreamerv3": ("dreamer_sb3.dreamerv3", "DreamerV3"),
-}
+#: zoo algorithm name -> (module, class name), derived from the package's one registry
+#: (:data:`dreamer_sb3.ALGORITHMS`): the zoo name is the lowercase class name, e.g. ``"dreamerv3"``
+ALGORITHMS: dict[str, tuple[str, str]] = {cls.lower(): (module, cls) for cls, module in PACKAGE_ALGORITHMS.items()}
 
 
 def algorithm_class(name: str) -> type:
