@@ -10,6 +10,7 @@ import importlib
 import pathlib
 
 from dreamer_sb3 import ALGORITHMS as PACKAGE_ALGORITHMS
+from dreamer_sb3.zoo.hyperparams_opt import convert_params, make_sampler
 
 ZOO_DIR = pathlib.Path(__file__).resolve().parent
 HYPERPARAMS_DIR = ZOO_DIR / "hyperparams"
@@ -42,12 +43,12 @@ def register_in_rl_zoo3() -> None:
     ``python -c "import dreamer_sb3.zoo as z, rl_zoo3.train as t; z.register_in_rl_zoo3(); t.train()" --algo dreamerv3 ...``.
     """
     import rl_zoo3
+    import rl_zoo3.hyperparams_opt
     import rl_zoo3.utils
-
-    from dreamer_sb3.zoo.hyperparams_opt import register_samplers
 
     for name in ALGORITHMS:
         cls = algorithm_class(name)
         rl_zoo3.ALGOS[name] = cls
         rl_zoo3.utils.ALGOS[name] = cls
-    register_samplers()
+        rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER[name] = make_sampler(name, cls)
+        rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER[name] = convert_params
