@@ -21,19 +21,19 @@ __version__ = "0.1.0"
 
 #: every algorithm of the package: class name -> module defining it (the one registry; the zoo derives its
 #: lowercase algorithm names from it)
-ALGORITHMS: dict[str, str] = {
+ALGORITHM_MODULES: dict[str, str] = {
     "PlaNet": "dreamer_sb3.planet",
     "DreamerV1": "dreamer_sb3.dreamerv1",
     "DreamerV2": "dreamer_sb3.dreamerv2",
     "DreamerV3": "dreamer_sb3.dreamerv3",
 }
 
-__all__ = ["ALGORITHMS", "DreamerV1", "DreamerV2", "DreamerV3", "PlaNet", "__version__"]
+__all__ = ["ALGORITHM_MODULES", "DreamerV1", "DreamerV2", "DreamerV3", "PlaNet", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ALGORITHMS:
-        return getattr(importlib.import_module(ALGORITHMS[name]), name)
+    if name in ALGORITHM_MODULES:
+        return getattr(importlib.import_module(ALGORITHM_MODULES[name]), name)
     raise AttributeError(f"module 'dreamer_sb3' has no attribute {name!r}")
 
 

@@ -28,8 +28,8 @@ def test_type_checking_imports_match_the_registry():
     blocks = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"]
     assert len(blocks) == 1
     imported = {alias.name: node.module for node in blocks[0].body if isinstance(node, ast.ImportFrom) for alias in node.names}
-    assert imported == dreamer_sb3.ALGORITHMS
-    assert set(dreamer_sb3.__all__) == {*dreamer_sb3.ALGORITHMS, "ALGORITHMS", "__version__"}
+    assert imported == dreamer_sb3.ALGORITHM_MODULES
+    assert set(dreamer_sb3.__all__) == {*dreamer_sb3.ALGORITHM_MODULES, "ALGORITHM_MODULES", "__version__"}
 
 
 def test_import_is_cheap_and_algorithms_load_on_access():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pathlib
 
-from dreamer_sb3 import ALGORITHMS as PACKAGE_ALGORITHMS
+from dreamer_sb3 import ALGORITHM_MODULES
 from dreamer_sb3.zoo.hyperparams_opt import convert_params, make_sampler
 
 ZOO_DIR = pathlib.Path(__file__).resolve().parent
@@ -17,8 +17,8 @@ HYPERPARAMS_DIR = ZOO_DIR / "hyperparams"
 AGENTS_DIR = ZOO_DIR / "agents"
 
 #: zoo algorithm name -> (module, class name), derived from the package's one registry
-#: (:data:`dreamer_sb3.ALGORITHMS`): the zoo name is the lowercase class name, e.g. ``"dreamerv3"``
-ALGORITHMS: dict[str, tuple[str, str]] = {cls.lower(): (module, cls) for cls, module in PACKAGE_ALGORITHMS.items()}
+#: (:data:`dreamer_sb3.ALGORITHM_MODULES`): the zoo name is the lowercase class name, e.g. ``"dreamerv3"``
+ALGORITHMS: dict[str, tuple[str, str]] = {cls.lower(): (module, cls) for cls, module in ALGORITHM_MODULES.items()}
 
 
 def algorithm_class(name: str) -> type:
