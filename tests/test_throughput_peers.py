@@ -11,6 +11,8 @@ import types
 
 import pytest
 
+from dreamer_sb3.common.sizes import MODEL_SIZES
+
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 
 
@@ -154,3 +156,19 @@ def test_main_with_a_missing_peer_does_not_crash(throughput, monkeypatch, capsys
     assert [r["peer"] for r in saved["peers"]] == ["sheeprl"]
     assert saved["peer_ratios"][0]["ratios"]["fp32"]["update_s"] == pytest.approx(2.0)
     assert [s["peer"] for s in saved["peers_skipped"]] == ["torchrl"]
+
+
+def test_peer_sizes_are_our_model_sizes(throughput):
+    """The peers' sizes come from ``MODEL_SIZES``; these are the values they were typed with before."""
+    assert throughput.peers.SIZES == {
+        "vision": dict(deter=512, hidden=512, units=512, layers=2, cnn_depth=32, stoch=32, classes=32, bins=255),
+        "tiny": dict(deter=32, hidden=32, units=32, layers=1, cnn_depth=4, stoch=4, classes=4, bins=255),
+        "L": dict(deter=2048, hidden=768, units=768, layers=4, cnn_depth=64, stoch=32, classes=32, bins=255),
+        "XL": dict(deter=4096, hidden=1024, units=1024, layers=5, cnn_depth=96, stoch=32, classes=32, bins=255),
+    }
+    assert list(throughput.peers.SIZES) == ["vision", "tiny", "L", "XL"]  # the order of ``--peer-size`` choices
+    # each peer size is compared with our config of the same model size
+    for peer_size, config in throughput.PEER_SIZE_CONFIG.items():
+        if peer_size != "tiny":
+            ours = MODEL_SIZES[throughput.CONFIGS[config]["model_size"]]
+            assert {k: v for k, v in throughput.peers.SIZES[peer_size].items() if k != "bins"} == ours

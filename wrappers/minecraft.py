@@ -30,7 +30,7 @@ DreamerV3 (Hafner et al., 2023) was the first agent to collect diamonds in Minec
 The wrapper accepts any env with MineRL's spaces: a real MineRL env (old gym API, adapted automatically with
 :class:`~dreamer_sb3.wrappers.minerl_interface.MineRLCompatibility`) or a gymnasium env with the same interface,
 such as :class:`~dreamer_sb3.wrappers.minecraft_standin.MineRLStandinEnv`. minerl itself is imported only by
-:func:`make_minecraft`.
+:func:`make_minecraft` (DreamerV3's MineRL env spec is built in :mod:`dreamer_sb3.wrappers.minerl_spec`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .minerl_interface import ENUM_ACTIONS, Enum, MineRLCompatibility, minerl_noop
+from .minerl_spec import make_dreamer_minerl_env
 from .time_limit import limit_agent_steps
 
 __all__ = [
@@ -405,82 +406,6 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self._observation(obs, counts), reward, bool(terminated), bool(truncated), info
 
 
-def _dreamer_minerl_parts(size: tuple[int, int], break_speed: float) -> dict[str, list]:
-    """The handlers of DreamerV3's MineRL env spec, by ``EnvSpec.create_<part>`` name.
-
-    :param size: POV resolution ``(height, width)``
-    :param break_speed: block-breaking speed multiplier (1: stock Minecraft, no handler)
-    :return: ``{part: handlers}``
-    """
-    from minerl.herobraine.hero import handler, handlers, mc
-
-    class BreakSpeedMultiplier(handler.Handler):
-        """Faster block breaking (needs a MineRL build that knows the ``BreakSpeedMultiplier`` element)."""
-
-        def __init__(self, multiplier: float) -> None:
-            self.multiplier = multiplier
-
-        def to_string(self) -> str:
-            return f"break_speed({self.multiplier})"
-
-        def xml_template(self) -> str:
-            return "<BreakSpeedMultiplier>{{multiplier}}</BreakSpeedMultiplier>"
-
-    keys = mc.INVERSE_KEYMAP
-    items = ["none", *mc.ALL_ITEMS]
-    enum_kwargs = {"_other": "none", "_default": "none"}
-    return {
-        "agent_start": [] if break_speed == 1.0 else [BreakSpeedMultiplier(break_speed)],
-        "agent_handlers": [],
-        "server_world_generators": [handlers.DefaultWorldGenerator(force_reset=True)],
-        "server_quit_producers": [handlers.ServerQuitWhenAnyAgentFinishes()],
-        "server_initial_conditions": [
-            handlers.TimeInitialCondition(allow_passage_of_time=True, start_time=0),
-            handlers.SpawningInitialCondition(allow_spawning=True),
-        ],
-        "observables": [
-            handlers.POVObservation((size[1], size[0])),  # MineRL takes (width, height)
-            handlers.FlatInventoryObservation(mc.ALL_ITEMS),
-            handlers.EquippedItemObservation(mc.ALL_ITEMS, _default="air", _other="other"),
-            handlers.ObservationFromCurrentLocation(),
-            handlers.ObservationFromLifeStats(),
-        ],
-        "actionables": [
-            *[handlers.KeybasedCommandAction(k, keys[k]) for k in ("forward", "back", "left", "right", "jump", "sneak")],
-            handlers.KeybasedCommandAction("attack", keys["attack"]),
-            handlers.CameraAction(),
-            handlers.PlaceBlock(items, **enum_kwargs),
-            handlers.EquipAction(items, **enum_kwargs),
-            handlers.CraftAction(items, **enum_kwargs),
-            handlers.CraftNearbyAction(items, **enum_kwargs),
-            handlers.SmeltItemNearby(items, **enum_kwargs),
-        ],
-        "rewardables": [],
-        "server_decorators": [],
-        "mission_handlers": [],
-        "monitors": [],
-    }
-
-
-def _dreamer_minerl_env(size: tuple[int, int], break_speed: float) -> Any:
-    """Build and make DreamerV3's MineRL env spec: every item in the inventory observation, life and location stats,
-    all item actions, no MineRL reward (the wrapper computes it) and no MineRL time limit.
-
-    :param size: POV resolution ``(height, width)``
-    :param break_speed: block-breaking speed multiplier (DreamerV3 used 100 with its MineRL fork)
-    :return: the (old gym API) MineRL env
-    """
-    from minerl.herobraine.env_spec import EnvSpec
-
-    parts = _dreamer_minerl_parts(size, break_speed)
-    methods: dict[str, Any] = {f"create_{part}": (lambda self, _h=hs: list(_h)) for part, hs in parts.items()}
-    methods["is_from_folder"] = lambda self, folder: folder == "none"
-    methods["get_docstring"] = lambda self: "DreamerV3's Minecraft env (dreamer_sb3)"
-    methods["determine_success_from_rewards"] = lambda self, rewards: True
-    spec_class = type("DreamerSB3MineRLSpec", (EnvSpec,), methods)
-    return spec_class(name="DreamerSB3MineRL-v0").make()
-
-
 def make_minecraft(
     task: str = "diamond",
     size: tuple[int, int] = (64, 64),
@@ -534,7 +459,7 @@ def make_minecraft(
 
         minerl_env = old_gym.make(env_id)
     else:
-        minerl_env = _dreamer_minerl_env(size, float(break_speed))
+        minerl_env = make_dreamer_minerl_env(size, float(break_speed))
     if sticky_attack is None:
         sticky_attack = 30 if float(break_speed) == 1.0 else 0
     env = MinecraftWrapper(

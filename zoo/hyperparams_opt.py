@@ -3,8 +3,9 @@
 rl-zoo3's ``-optimize`` calls ``HYPERPARAMS_SAMPLER[algo](trial, n_actions, n_envs, additional_args)`` and
 overrides the YAML entry with the returned hyperparameters; ``HYPERPARAMS_CONVERTER[algo](trial.params)`` turns
 a stored trial's raw parameters back into hyperparameters (``--storage ... --study-name ... --trial-id N``).
-:func:`register_samplers` fills both tables for every algorithm of
-:data:`~dreamer_sb3.zoo.registry.ALGORITHMS` (it is called by ``register_in_rl_zoo3``).
+:func:`~dreamer_sb3.zoo.registry.register_in_rl_zoo3` fills both tables with :func:`make_sampler` and
+:func:`convert_params` for every algorithm of :data:`~dreamer_sb3.zoo.registry.ALGORITHMS`; this module knows
+no algorithm by itself (the registry imports it, not the other way round).
 
 Only the few hyperparameters that matter are searched:
 
@@ -61,15 +62,14 @@ def _suggest(trial: Any, name: str, dim: Dimension) -> Any:
     raise ValueError(f"Unknown dimension kind {kind!r} for {name!r}")
 
 
-def search_space(algo: str) -> dict[str, Dimension]:
+def search_space(algo: str, algorithm: type) -> dict[str, Dimension]:
     """The dimensions searched for ``algo`` (constructor ones, then policy ones, then its extras).
 
     :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
+    :param algorithm: its class (whose constructor parameters decide what is searched)
     :return: parameter name -> dimension
     """
-    from dreamer_sb3.zoo.registry import algorithm_class
-
-    accepted = set(inspect.signature(algorithm_class(algo).__init__).parameters)
+    accepted = set(inspect.signature(algorithm.__init__).parameters)
     space = {name: dim for name, dim in SEARCH_SPACE.items() if name in accepted}
     space.update(POLICY_SEARCH_SPACE)
     space.update({name: dim for name, dim in EXTRA_SEARCH_SPACE.get(algo, {}).items() if name in accepted})
@@ -89,24 +89,17 @@ def convert_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     return hyperparams
 
 
-def make_sampler(algo: str) -> Callable[[Any, int, int, dict], dict[str, Any]]:
-    """rl-zoo3 sampler for ``algo``: ``sampler(trial, n_actions, n_envs, additional_args) -> hyperparams``."""
+def make_sampler(algo: str, algorithm: type) -> Callable[[Any, int, int, dict], dict[str, Any]]:
+    """rl-zoo3 sampler for ``algo``: ``sampler(trial, n_actions, n_envs, additional_args) -> hyperparams``.
+
+    :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
+    :param algorithm: its class
+    """
 
     def sampler(trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
-        raw = {name: _suggest(trial, name, dim) for name, dim in search_space(algo).items()}
+        raw = {name: _suggest(trial, name, dim) for name, dim in search_space(algo, algorithm).items()}
         return convert_params(raw)
 
     sampler.__name__ = sampler.__qualname__ = f"sample_{algo}_params"
     sampler.__doc__ = f"Optuna sampler for {algo} (see :mod:`dreamer_sb3.zoo.hyperparams_opt`)."
     return sampler
-
-
-def register_samplers() -> None:
-    """Add a sampler and a converter for every zoo algorithm to rl-zoo3's tables (idempotent)."""
-    import rl_zoo3.hyperparams_opt as opt
-
-    from dreamer_sb3.zoo.registry import ALGORITHMS
-
-    for algo in ALGORITHMS:
-        opt.HYPERPARAMS_SAMPLER[algo] = make_sampler(algo)
-        opt.HYPERPARAMS_CONVERTER[algo] = convert_params

@@ -9,17 +9,16 @@ from __future__ import annotations
 import importlib
 import pathlib
 
+from dreamer_sb3 import ALGORITHM_MODULES
+from dreamer_sb3.zoo.hyperparams_opt import convert_params, make_sampler
+
 ZOO_DIR = pathlib.Path(__file__).resolve().parent
 HYPERPARAMS_DIR = ZOO_DIR / "hyperparams"
 AGENTS_DIR = ZOO_DIR / "agents"
 
-#: zoo algorithm name -> (module, class name)
-ALGORITHMS: dict[str, tuple[str, str]] = {
-    "planet": ("dreamer_sb3.planet", "PlaNet"),
-    "dreamerv1": ("dreamer_sb3.dreamerv1", "DreamerV1"),
-    "dreamerv2": ("dreamer_sb3.dreamerv2", "DreamerV2"),
-    "dreamerv3": ("dreamer_sb3.dreamerv3", "DreamerV3"),
-}
+#: zoo algorithm name -> (module, class name), derived from the package's one registry
+#: (:data:`dreamer_sb3.ALGORITHM_MODULES`): the zoo name is the lowercase class name, e.g. ``"dreamerv3"``
+ALGORITHMS: dict[str, tuple[str, str]] = {cls.lower(): (module, cls) for cls, module in ALGORITHM_MODULES.items()}
 
 
 def algorithm_class(name: str) -> type:
@@ -44,12 +43,12 @@ def register_in_rl_zoo3() -> None:
     ``python -c "import dreamer_sb3.zoo as z, rl_zoo3.train as t; z.register_in_rl_zoo3(); t.train()" --algo dreamerv3 ...``.
     """
     import rl_zoo3
+    import rl_zoo3.hyperparams_opt
     import rl_zoo3.utils
-
-    from dreamer_sb3.zoo.hyperparams_opt import register_samplers
 
     for name in ALGORITHMS:
         cls = algorithm_class(name)
         rl_zoo3.ALGOS[name] = cls
         rl_zoo3.utils.ALGOS[name] = cls
-    register_samplers()
+        rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER[name] = make_sampler(name, cls)
+        rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER[name] = convert_params

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
+from dreamer_sb3.common.sizes import MODEL_SIZES
+
 #: peer name -> adapter module (imported with :func:`importlib.import_module`)
 REGISTRY: dict[str, str] = {
     "torchrl": f"{__name__}.torchrl_v3",
@@ -34,13 +36,22 @@ INSTALL: dict[str, str] = {
     "sheeprl": _PIN + "pip install sheeprl==0.8.4 -c torch-pin.txt",
 }
 
+#: bins of the two-hot reward and critic heads (DreamerV3's 255, the same at every size)
+BINS = 255
+
+
+def _ours(model_size: str) -> dict[str, int]:
+    """Our model size ``model_size`` (:data:`dreamer_sb3.common.sizes.MODEL_SIZES`) with the heads' bins."""
+    return {**MODEL_SIZES[model_size], "bins": BINS}
+
+
 #: architecture sizes; ``vision`` is our ``vision`` config (model size ``S``), ``tiny`` is for smoke tests only
 SIZES: dict[str, dict[str, int]] = {
-    "vision": dict(deter=512, hidden=512, units=512, layers=2, cnn_depth=32, stoch=32, classes=32, bins=255),
-    "tiny": dict(deter=32, hidden=32, units=32, layers=1, cnn_depth=4, stoch=4, classes=4, bins=255),
+    "vision": _ours("S"),
+    "tiny": dict(deter=32, hidden=32, units=32, layers=1, cnn_depth=4, stoch=4, classes=4, bins=BINS),
     # the DreamerV3 paper's L and XL (ours: model_size "L" / "XL", configs vision-L / vision-XL)
-    "L": dict(deter=2048, hidden=768, units=768, layers=4, cnn_depth=64, stoch=32, classes=32, bins=255),
-    "XL": dict(deter=4096, hidden=1024, units=1024, layers=5, cnn_depth=96, stoch=32, classes=32, bins=255),
+    "L": _ours("L"),
+    "XL": _ours("XL"),
 }
 IMAGE_SHAPE = (3, 64, 64)  # channels first, as both peers store images
 ACTION_DIM = 6

@@ -67,3 +67,14 @@ def test_optimize_two_trials_tiny_budget(tmp_path, monkeypatch, capsys):
     df = pd.read_csv(reports[0])
     assert len(df) == 2 and set(df["state"]) == {"COMPLETE"}
     assert {"params_learning_rate", "params_actor_lr", "params_train_ratio", "params_model_size"} <= set(df.columns)
+
+
+def test_search_spaces_do_not_import_the_registry():
+    """The registry imports ``hyperparams_opt``, never the other way round (no import cycle, no deferred import)."""
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(hyperparams_opt.__file__).read_text())
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert imported and not [name for name in imported if name.startswith("dreamer_sb3")]

@@ -1,4 +1,4 @@
-"""Measure the speed of the presets: ``python -m dreamer_sb3.wrappers.throughput [--steps N] [--only NAME ...]``.
+"""Measure the speed of the env presets: ``python benchmarks/wrapper_throughput.py [--steps N] [--only NAME ...]``.
 
 Each preset is stepped with uniformly random actions (seeded) in a single process, resets included, after one
 warm-up reset; the table gives agent steps per second and env frames per second (agent steps x action repeat /
