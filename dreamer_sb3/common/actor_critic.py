@@ -110,23 +110,28 @@ class ActorCriticDreamer(DreamerAlgorithm):
     def behavior_step(self, post: State, batch: SequenceBatch) -> dict[str, th.Tensor]:
         """Actor and critic steps on rollouts imagined from the posterior states ``post`` ``(B, T, ·)``."""
         p = self.policy
+        actor, critic = p.actor_critic()
         start = start_states(post)
         start_cont = 1.0 - batch.is_terminal.reshape(-1).float()
         backprop = self.reinforce_mix < 1.0
         with self.autocast():
             traj = imagine(p, start, start_cont, self.imag_horizon, self.discount, backprop, self.discount_head)
-            value_net = p.slow_critic if self.slow_critic_targets else p.critic
+            value_net = critic
+            if self.slow_critic_targets:
+                if p.slow_critic is None:
+                    raise RuntimeError("slow_critic_targets needs a slow critic: build the policy with slow_critic=True")
+                value_net = p.slow_critic
             with frozen(value_net), th.set_grad_enabled(backprop):
                 value = value_net(traj.feat).mean
             ret = lambda_returns(traj.reward, value, traj.discount, self.gae_lambda)
             actor_loss, actor_metrics = self._actor_loss(traj, ret, value)
         actor_metrics["actor_grad_norm"] = self._gradient_step(
-            p.actor_optimizer, actor_loss, p.actor.parameters(), self.ac_grad_clip
+            p.actor_optimizer, actor_loss, actor.parameters(), self.ac_grad_clip
         )
         with self.autocast():
             critic_loss, critic_metrics = self._critic_loss(traj, ret.detach(), post, batch)
         critic_metrics["critic_grad_norm"] = self._gradient_step(
-            p.critic_optimizer, critic_loss, p.critic.parameters(), self.ac_grad_clip
+            p.critic_optimizer, critic_loss, critic.parameters(), self.ac_grad_clip
         )
         self._update_slow_critic()
         return {**actor_metrics, **critic_metrics}
@@ -151,12 +156,13 @@ class ActorCriticDreamer(DreamerAlgorithm):
         adv = (ret - value[:-1].detach()) / scale
         metrics: dict[str, th.Tensor] = {}
         objective = th.zeros_like(adv)
-        dist = p.actor(traj.feat[:-1].detach()) if (self.reinforce_mix > 0 or self.ent_coef > 0) else None
-        if self.reinforce_mix > 0:
+        actor, _ = p.actor_critic()
+        dist = actor(traj.feat[:-1].detach()) if (self.reinforce_mix > 0 or self.ent_coef > 0) else None
+        if dist is not None and self.reinforce_mix > 0:
             objective = self.reinforce_mix * dist.log_prob(traj.action.detach()) * adv.detach()
         if self.reinforce_mix < 1:
             objective = objective + (1.0 - self.reinforce_mix) * adv
-        if self.ent_coef > 0:
+        if dist is not None and self.ent_coef > 0:
             entropy = dist.entropy()
             objective = objective + self.ent_coef * entropy
             metrics["actor_entropy"] = entropy.detach().mean()
@@ -175,7 +181,8 @@ class ActorCriticDreamer(DreamerAlgorithm):
         self, traj: Trajectory, ret: th.Tensor, post: State, batch: SequenceBatch
     ) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """Critic NLL of the (detached) λ-returns on the imagined states, weighted by the discount."""
-        dist = self.policy.critic(traj.feat[:-1].detach())
+        _, critic = self.policy.actor_critic()
+        dist = critic(traj.feat[:-1].detach())
         loss = -(traj.weight[:-1] * dist.log_prob(ret.detach())).mean()
         return loss, {"critic_loss": loss.detach()}
 
@@ -186,7 +193,8 @@ class ActorCriticDreamer(DreamerAlgorithm):
         p = self.policy
         if p.slow_critic is None or self._n_updates % self.slow_critic_interval != 0:
             return
-        for slow, fast in zip(p.slow_critic.parameters(), p.critic.parameters()):
+        _, critic = p.actor_critic()
+        for slow, fast in zip(p.slow_critic.parameters(), critic.parameters()):
             if self.slow_critic_fraction >= 1.0:
                 slow.copy_(fast)
             else:

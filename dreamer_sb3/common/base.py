@@ -184,7 +184,10 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _replay_obs_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         space = self.observation_space
         items = space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)]
-        return {k: (tuple(s.shape), np.uint8 if is_image_space(s, check_channels=False) else np.float32) for k, s in items}
+        return {
+            k: (tuple(s.shape or ()), np.dtype(np.uint8 if is_image_space(s, check_channels=False) else np.float32))
+            for k, s in items
+        }
 
     def _make_replay(self) -> SequenceReplay:
         return SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
@@ -250,6 +253,7 @@ class DreamerAlgorithm(BaseAlgorithm):
             env_actions = np.array([self.action_space.sample() for _ in range(self.n_envs)])
             self._train_latent = None  # the policy starts from a fresh latent after the random phase
             return env_actions, self.policy.codec.from_env(env_actions)
+        assert self._last_episode_starts is not None and self._last_obs is not None
         first = self._last_episode_starts.astype(bool)
         if self._train_latent is None:
             self._train_latent = self.policy.initial_state(self.n_envs)
@@ -294,7 +298,7 @@ class DreamerAlgorithm(BaseAlgorithm):
 
     def _store_reset(self) -> None:
         """Add freshly reset observations (``is_first``) for every env."""
-        assert self.replay_buffer is not None
+        assert self.replay_buffer is not None and self._last_obs is not None
         n = self.n_envs
         self.replay_buffer.add(
             self._obs_dict(self._last_obs),
@@ -338,7 +342,7 @@ class DreamerAlgorithm(BaseAlgorithm):
                 break
             self._update_info_buffer(infos, dones)
             self._store_transition(new_obs, model_actions, rewards, dones, infos)
-            self._last_obs = new_obs
+            self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
             self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
             n_done = int(np.sum(dones))

@@ -76,7 +76,8 @@ def imagine(
     wm = policy.world_model
 
     def act(feat: th.Tensor) -> th.Tensor:
-        action = policy.actor(feat.detach()).rsample()
+        actor, _ = policy.actor_critic()
+        action = actor(feat.detach()).rsample()
         return action if backprop else action.detach()
 
     with frozen(wm), th.set_grad_enabled(backprop and th.is_grad_enabled()):

@@ -41,6 +41,8 @@ class ScalarHead(nn.Module):
     :param zero_out: start predictions at exactly zero (DreamerV3 reward and critic)
     """
 
+    bins: th.Tensor
+
     def __init__(
         self, in_dim: int, net: NetSpec, kind: ScalarHeadKind = "twohot", num_bins: int = 255, zero_out: bool = True
     ) -> None:

@@ -14,6 +14,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
 from dreamer_sb3.common.distributions import symlog
+from dreamer_sb3.common.specs import Activation
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -62,7 +63,7 @@ class MLP(nn.Module):
         units: int,
         layers: int,
         norm: bool = True,
-        act: str = "silu",
+        act: Activation = "silu",
         zero_out: bool = False,
     ) -> None:
         super().__init__()
@@ -124,7 +125,7 @@ class ObsLayout:
                 continue
             if isinstance(space, spaces.MultiBinary) and np.ndim(space.n) == 0:
                 self.vector_keys.append(key)
-                self.vector_dims[key] = int(space.n)
+                self.vector_dims[key] = int(np.asarray(space.n))
                 continue
             if not isinstance(space, spaces.Box):
                 raise ValueError(
@@ -169,11 +170,11 @@ def preprocess_images(obs: dict[str, th.Tensor], layout: ObsLayout) -> th.Tensor
     return x.float() / 255.0 - 0.5
 
 
-def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims: int) -> th.Tensor | None:
-    """Flatten and concatenate the vector keys: ``(*batch, vector_dim)``."""
+def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims: int) -> th.Tensor:
+    """Flatten and concatenate the vector keys: ``(*batch, vector_dim)`` (the layout must have some)."""
     if not layout.vector_keys:
-        return None
-    parts = []
+        raise ValueError("The observation layout has no vector keys")
+    parts: list[th.Tensor] = []
     for k in layout.vector_keys:
         x = obs[k]
         if k in layout.onehot_sizes:
@@ -211,7 +212,7 @@ class ConvEncoder(nn.Module):
     :param depth: channel multiplier
     """
 
-    def __init__(self, in_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: str = "silu") -> None:
+    def __init__(self, in_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: Activation = "silu") -> None:
         super().__init__()
         c, h, w = in_shape
         layers: list[nn.Module] = []
@@ -225,7 +226,7 @@ class ConvEncoder(nn.Module):
         self.net = nn.Sequential(*layers)
         self.out_dim = c * (h // 16) * (w // 16)
         init_weights(self)
-        self.to(memory_format=th.channels_last)
+        self.to(memory_format=th.channels_last)  # type: ignore[call-overload]
 
     def forward(self, x: th.Tensor) -> th.Tensor:
         batch = x.shape[:-3]
@@ -238,7 +239,7 @@ class ConvDecoder(nn.Module):
     stride-2 transposed convolutions back to ``(C, H, W)``."""
 
     def __init__(
-        self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: str = "silu"
+        self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: Activation = "silu"
     ) -> None:
         super().__init__()
         c, h, w = out_shape
@@ -257,7 +258,7 @@ class ConvDecoder(nn.Module):
         layers.append(nn.ConvTranspose2d(ch, c, 4, 2, 1))
         self.net = nn.Sequential(*layers)
         init_weights(self)
-        self.to(memory_format=th.channels_last)
+        self.to(memory_format=th.channels_last)  # type: ignore[call-overload]
 
     def forward(self, feat: th.Tensor) -> th.Tensor:
         batch = feat.shape[:-1]
@@ -284,13 +285,13 @@ class MultiEncoder(nn.Module):
         units: int,
         layers: int,
         norm: bool = True,
-        act: str = "silu",
+        act: Activation = "silu",
         symlog_inputs: bool = True,
     ) -> None:
         super().__init__()
         self.layout = layout
         self.symlog_inputs = symlog_inputs
-        self.cnn = ConvEncoder(layout.image_shape, depth, norm, act) if layout.image_keys else None
+        self.cnn = ConvEncoder(layout.image_shape, depth, norm, act) if layout.image_shape is not None else None
         self.mlp = MLP(layout.vector_dim, None, units, layers, norm, act) if layout.vector_keys else None
         self.out_dim = (self.cnn.out_dim if self.cnn else 0) + (self.mlp.out_dim if self.mlp else 0)
 
@@ -319,13 +320,13 @@ class MultiDecoder(nn.Module):
         units: int,
         layers: int,
         norm: bool = True,
-        act: str = "silu",
+        act: Activation = "silu",
         symlog_targets: bool = True,
     ) -> None:
         super().__init__()
         self.layout = layout
         self.symlog_targets = symlog_targets
-        self.cnn = ConvDecoder(feat_dim, layout.image_shape, depth, norm, act) if layout.image_keys else None
+        self.cnn = ConvDecoder(feat_dim, layout.image_shape, depth, norm, act) if layout.image_shape is not None else None
         self.mlp = MLP(feat_dim, layout.vector_dim, units, layers, norm, act) if layout.vector_keys else None
 
     def loss(self, feat: th.Tensor, obs: dict[str, th.Tensor]) -> dict[str, th.Tensor]:

@@ -25,7 +25,7 @@ from dreamer_sb3.common.heads import Actor, ScalarHead
 from dreamer_sb3.common.networks import MLP, ConvDecoder, ConvEncoder, ObsLayout
 from dreamer_sb3.common.returns import PercentileNormalizer
 from dreamer_sb3.common.rssm import GRUCell, State
-from dreamer_sb3.common.sizes import resolve_size
+from dreamer_sb3.common.sizes import ModelSize, resolve_size
 from dreamer_sb3.common.specs import Activation, ActorDist, HeadSpec, LatentSpec, NetSpec, ScalarHeadKind
 from dreamer_sb3.common.world_model import WorldModel
 
@@ -74,7 +74,7 @@ class DreamerPolicy(BasePolicy):
         observation_space: spaces.Space,
         action_space: spaces.Space,
         lr_schedule: Schedule,
-        model_size: str = "S",
+        model_size: ModelSize = "S",
         deter: int | None = None,
         hidden: int | None = None,
         stoch: int | None = None,
@@ -155,6 +155,12 @@ class DreamerPolicy(BasePolicy):
         if self.critic is not None:
             self.critic_optimizer = th.optim.Adam(self.critic.parameters(), lr=critic_lr, eps=ac_eps)
 
+    def actor_critic(self) -> tuple[Actor, ScalarHead]:
+        """The actor and the critic (a planning agent has neither: a clear error)."""
+        if self.actor is None or self.critic is None:
+            raise RuntimeError(f"{type(self).__name__} has no actor / critic: it was built with actor=False or critic=False")
+        return self.actor, self.critic
+
     def compile_modules(self) -> list[nn.Module]:
         """``torch.compile`` every network block in place (``nn.Module.compile``: parameters, state dict
         and checkpoints are unchanged): the conv stacks, every MLP (heads, actor, critic, vector
@@ -230,7 +236,8 @@ class DreamerPolicy(BasePolicy):
 
     def select_action(self, state: State, deterministic: bool = False) -> th.Tensor:
         """Model-space action for latent ``state`` (planning agents override this)."""
-        dist = self.actor(self.world_model.rssm.feat(state))
+        actor, _ = self.actor_critic()
+        dist = actor(self.world_model.rssm.feat(state))
         return dist.mode() if deterministic else self.explore(dist.rsample())
 
     def explore(self, action: th.Tensor, generator: th.Generator | None = None) -> th.Tensor:
@@ -257,7 +264,7 @@ class DreamerPolicy(BasePolicy):
     def predict(
         self,
         observation: np.ndarray | dict[str, np.ndarray],
-        state: RecurrentState | None = None,
+        state: tuple[np.ndarray, ...] | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, RecurrentState]:

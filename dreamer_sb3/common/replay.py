@@ -162,7 +162,7 @@ class SequenceReplay:
     def save(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Write the filled part of the buffer (and the sampling RNG state) as an ``.npz`` archive."""
         used = int(self.sizes().max()) if len(self) else 0
-        arrays = {f"obs.{k}": v[:, :used] for k, v in self.obs.items()}
+        arrays: dict[str, Any] = {f"obs.{k}": v[:, :used] for k, v in self.obs.items()}
         arrays.update(
             action=self.action[:, :used],
             reward=self.reward[:, :used],

@@ -43,6 +43,9 @@ class PercentileNormalizer(nn.Module):
     :param limit: smallest scale (1.0)
     """
 
+    lo: th.Tensor
+    hi: th.Tensor
+
     def __init__(self, decay: float = 0.99, low: float = 5.0, high: float = 95.0, limit: float = 1.0) -> None:
         super().__init__()
         self.decay, self.low, self.high, self.limit = decay, low, high, limit

@@ -248,18 +248,20 @@ class RSSM(nn.Module):
         :return: features ``(H + 1, N, F)`` of ``s_0 .. s_H`` and actions ``(H, N, A)`` with
             ``a_t = policy(s_t)``
         """
-        open_loop = isinstance(policy, th.Tensor)
-        action_proj = self.img_in_action(policy) if open_loop else None  # (H, N, hidden), batched over time
+        open_loop: th.Tensor | None = policy if isinstance(policy, th.Tensor) else None
+        action_proj = self.img_in_action(open_loop) if open_loop is not None else None  # (H, N, hidden), batched over time
         state = start
         feat = self.feat(state)
         feats, actions = [feat], []
         for t in range(horizon):
-            if open_loop:
-                action, proj = policy[t], action_proj[t]
+            proj: th.Tensor | None = None
+            if open_loop is not None and action_proj is not None:
+                action, proj = open_loop[t], action_proj[t]
             else:
-                action, proj = policy(feat), None
+                assert callable(policy)
+                action = policy(feat)
             actions.append(action)
             state, _ = self.img_step(state, action, deterministic, proj)
             feat = self.feat(state)
             feats.append(feat)
-        return th.stack(feats), (policy if open_loop else th.stack(actions))
+        return th.stack(feats), (open_loop if open_loop is not None else th.stack(actions))

@@ -8,6 +8,11 @@ tests. ``planet``, ``v1`` and ``v2`` (``v2-dmc``: its DMC setting) are the origi
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
+#: the names of :data:`MODEL_SIZES`
+ModelSize = Literal["tiny", "XS", "S", "M", "L", "XL", "planet", "v1", "v2", "v2-dmc"]
+
 MODEL_SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(deter=128, hidden=128, stoch=16, classes=16, units=128, layers=1, cnn_depth=16),
     "XS": dict(deter=256, hidden=256, stoch=32, classes=32, units=256, layers=1, cnn_depth=24),
@@ -21,6 +26,8 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
     "v2": dict(deter=600, hidden=600, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),
     "v2-dmc": dict(deter=200, hidden=200, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),  # V2's DMC config
 }
+
+assert set(get_args(ModelSize)) == set(MODEL_SIZES), "ModelSize must name every entry of MODEL_SIZES"
 
 SIZE_KEYS = ("deter", "hidden", "stoch", "classes", "units", "layers", "cnn_depth")
 

@@ -173,7 +173,7 @@ class DreamerV2(ActorCriticDreamer):
             raise ValueError(f"kl_balance must be in [0, 1], got {kl_balance}")
         # The preset follows the action space, so the env is made first. Without an env (SB3's ``load``),
         # every setting is restored from the saved model right after construction.
-        env = maybe_make_env(env, verbose)
+        env = maybe_make_env(env, verbose) if env is not None else None
         self.preset = preset
         settings = PRESETS[self._preset_for(None if env is None else env.action_space)]
 

@@ -189,7 +189,8 @@ class DreamerV3(ActorCriticDreamer):
 
     def _critic_nll(self, feat: th.Tensor, target: th.Tensor) -> th.Tensor:
         p = self.policy
-        dist = p.critic(feat)
+        _, critic = p.actor_critic()
+        dist = critic(feat)
         nll = -dist.log_prob(target.detach())
         if p.slow_critic is not None and self.slow_reg_scale > 0:
             with th.no_grad():
