@@ -3,7 +3,7 @@
 It owns what the algorithms share: the env loop over a VecEnv with a recurrent acting latent,
 the sequence replay (with terminal observations and ``is_first`` flags), the train-ratio
 schedule, logging, recurrent ``predict``, and saving / loading of every network, optimizer and
-the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm._train_step`.
+the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm.train_step`.
 """
 
 from __future__ import annotations
