@@ -147,3 +147,34 @@ def test_one_imagination_loop_open_loop_equals_closed_loop(classes):
     assert th.equal(open_actions, actions) and th.equal(closed_actions, actions)
     assert open_feat.shape == (5, 5, rssm.feat_size)
     assert th.allclose(open_feat, closed_feat, atol=1e-6)
+
+
+def _as_version_0(path, drop):
+    """Rewrite a saved model as a file written before SETTINGS_VERSION 1: no stamp, the mapped settings absent."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["data"])
+    for key in ("_settings_version", *drop):
+        data.pop(key)
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+
+
+def test_version_0_files_get_their_settings_derived_from_their_saved_arguments(tmp_path):
+    model = DreamerV2("MlpPolicy", "Pendulum-v1", kl_scale=2.0, discount_scale=3.0, target_update_interval=9, **TINY)
+    model.save(tmp_path / "v2.zip")
+    assert DreamerV2.load(tmp_path / "v2.zip").dyn_scale == pytest.approx(1.6)  # stamped: stored as is
+    _as_version_0(tmp_path / "v2.zip", ["dyn_scale", "rep_scale", "model_loss_scales", "slow_critic_interval"])
+    loaded = DreamerV2.load(tmp_path / "v2.zip")  # no env: the preset cannot be read from an action space
+    assert (loaded.dyn_scale, loaded.rep_scale) == pytest.approx((1.6, 0.4))
+    assert loaded.model_loss_scales["cont"] == 3.0 and loaded.slow_critic_interval == 9
+    planet = make(PlaNet, kl_scale=0.25, discount_scale=4.0)
+    planet.save(tmp_path / "planet.zip")
+    _as_version_0(tmp_path / "planet.zip", ["dyn_scale", "rep_scale", "model_loss_scales"])
+    loaded_planet = PlaNet.load(tmp_path / "planet.zip")
+    assert (loaded_planet.dyn_scale, loaded_planet.model_loss_scales["cont"]) == (0.25, 4.0)
