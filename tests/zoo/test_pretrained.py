@@ -207,6 +207,15 @@ D-v0:
 
 def test_list_command_output(capsys):
     zoo_list.main([])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["algo", "env", "id", "status", "pretrained", "(mean", "±", "std,", "env", "steps)"]
+    assert max(len(line) for line in out) <= 120  # compact: no paragraphs
+    assert next(line for line in out if line.startswith("dreamerv3  CartPole-v1 ")).split()[2:] == [
+        "tuned", "500.0", "±", "0.0", "(10000)"
+    ]  # fmt: skip
+    assert any(line.split() == ["dreamerv3", "dreamer_sb3/dmc-walker-walk-v0", "paper"] for line in out)
+    assert out[-1].startswith(f"{len(out) - 3} entries: ") and "10 shipped agents" in out[-1]
+    zoo_list.main(["--details"])
     out = capsys.readouterr().out
     assert out.startswith("| algo | env id | YAML status | pretrained agent |")
     cartpole = next(line for line in out.splitlines() if line.startswith("| dreamerv3 | CartPole-v1 |"))
@@ -215,5 +224,5 @@ def test_list_command_output(capsys):
     assert "| dreamerv3 | dreamer_sb3/atari-pong-v0 | paper setting, not yet verified here | no |" in out
     for algo in ("planet", "dreamerv1", "dreamerv2"):
         assert f"| {algo} | CartPole-v1 |" in out
-    zoo_list.main(["--pretrained"])
+    zoo_list.main(["--pretrained", "--details"])
     assert all("| yes: " in line for line in capsys.readouterr().out.splitlines()[2:])
