@@ -12,7 +12,7 @@ Wrappers: :class:`PixelObservation`, :class:`ActionRepeat`, :class:`ScaleReward`
 from .action_repeat import ActionRepeat
 from .atari import ATARI_GAMES, make_atari
 from .crafter import CRAFTER_ACHIEVEMENTS, CrafterEnv, make_crafter
-from .dmc import DMC_TASKS, NormalizeAction, make_dmc
+from .dmc import DMC_TASKS, make_dmc, normalize_action
 from .minecraft import BASIC_ACTIONS, DIAMOND_ACTIONS, DIAMOND_MILESTONES, MinecraftWrapper, make_minecraft
 from .minecraft_standin import MineRLStandinEnv, make_minecraft_standin
 from .minerl_interface import Enum, MineRLCompatibility
@@ -35,7 +35,6 @@ __all__ = [
     "MineRLCompatibility",
     "MineRLStandinEnv",
     "MinecraftWrapper",
-    "NormalizeAction",
     "PixelObservation",
     "ScaleReward",
     "StickyActions",
@@ -47,6 +46,7 @@ __all__ = [
     "make_minecraft",
     "make_minecraft_standin",
     "make_pixel_env",
+    "normalize_action",
     "register_envs",
     "registered_ids",
 ]
