@@ -45,7 +45,8 @@ TINY_PARAMS = {"learning_starts": "100", "batch_size": "4", "batch_length": "8",
 TIMEOUT = 240
 
 _FENCE = re.compile(
-    r"(?:<!--\s*docs-test\s*\n(?P<directives>.*?)-->\s*\n)?^```(?P<lang>[\w-]*)\n(?P<body>.*?)^```", re.M | re.S
+    r"(?:^<!--\s*docs-test\s*\n(?P<directives>(?:(?!-->).)*)-->[ \t]*\n)?^```(?P<lang>[\w-]*)\n(?P<body>.*?)^```",
+    re.M | re.S,
 )
 
 
