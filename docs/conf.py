@@ -3,7 +3,7 @@ generated from the docstrings (autodoc). Build offline: ``python -m sphinx -W -b
 
 project = "dreamer-sb3"
 author = "dreamer-sb3 contributors"
-copyright = "2026, dreamer-sb3 contributors"  # noqa: A001
+copyright = "2026, dreamer-sb3 contributors"
 
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
 autosummary_generate = True

@@ -15,7 +15,7 @@ from .crafter import CRAFTER_ACHIEVEMENTS, CrafterEnv, make_crafter
 from .dmc import DMC_TASKS, make_dmc, normalize_action
 from .minecraft import BASIC_ACTIONS, DIAMOND_ACTIONS, DIAMOND_MILESTONES, MinecraftWrapper, make_minecraft
 from .minecraft_standin import MineRLStandinEnv, make_minecraft_standin
-from .minerl_interface import Enum, MineRLCompatibility
+from .minerl_interface import Enum, EnumSpaces, MineRLCompatibility
 from .pixels import PixelObservation, make_pixel_env
 from .registration import register_envs, registered_ids
 from .reward_scale import ScaleReward
@@ -32,6 +32,7 @@ __all__ = [
     "ActionRepeat",
     "CrafterEnv",
     "Enum",
+    "EnumSpaces",
     "MineRLCompatibility",
     "MineRLStandinEnv",
     "MinecraftWrapper",
