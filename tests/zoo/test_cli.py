@@ -53,3 +53,28 @@ def test_train_help_lists_our_flags_beside_rl_zoo3s(capsys):
     assert out.index("--eval-freq") < ours
     for flag in ("--final-eval-episodes", "--max-model-size", "--max-train-ratio"):
         assert flag in out[ours:]
+
+
+def test_enjoy_and_record_video_get_the_flag_for_the_recorded_file(tmp_path, capsys):
+    """V2 CartPole's results.json records best_model.zip: enjoy / record_video add --load-best (and say so), unless
+    the user chose a file; a checkpoint is loaded with --load-checkpoint N; a run without results.json is untouched."""
+    import json
+    import shutil
+
+    from dreamer_sb3.zoo._cli import with_recorded_model
+    from dreamer_sb3.zoo.pretrained import recorded_model_flags, run_dir
+    from dreamer_sb3.zoo.registry import AGENTS_DIR
+
+    base = ["--algo", "dreamerv2", "--env", "CartPole-v1", "-f", str(AGENTS_DIR)]
+    assert with_recorded_model(base) == [*base, "--load-best"]
+    assert "records its score for --load-best" in capsys.readouterr().out
+    assert with_recorded_model([*base, "--load-last-checkpoint"]) == [*base, "--load-last-checkpoint"]
+    assert recorded_model_flags("dreamerv3", "CartPole-v1") == []  # the final model is the recorded one
+    run = tmp_path / "dreamerv3" / "CartPole-v1_1"
+    shutil.copytree(run_dir("dreamerv3", "CartPole-v1"), run)
+    results = json.loads((run / "results.json").read_text())
+    (run / "results.json").write_text(json.dumps({**results, "model_file": "rl_model_4000_steps.zip"}))
+    assert recorded_model_flags("dreamerv3", "CartPole-v1", folder=tmp_path) == ["--load-checkpoint", "4000"]
+    (run / "results.json").unlink()
+    assert recorded_model_flags("dreamerv3", "CartPole-v1", folder=tmp_path) == []
+    assert recorded_model_flags("dreamerv3", "Acrobot-v1", folder=tmp_path) == []  # no such run
