@@ -212,7 +212,10 @@ def _zoo_argv(command: str) -> tuple[dict[str, str], list[str]] | None:
         sub = words[2].removeprefix("dreamer_sb3.zoo.")
         return env, [sys.executable, "-m", f"dreamer_sb3.zoo.{sub}", *tiny_command([sub, *words[3:]])[1:]]
     if words[:1] == ["dreamer-zoo"]:
-        exe = str(pathlib.Path(sys.executable).parent / "dreamer-zoo")
+        from dreamer_sb3.zoo.cli import installed_command
+
+        exe = installed_command()
+        assert exe is not None, "dreamer-zoo is not installed (pip install -e .)"
         return env, [exe, *tiny_command([words[1].replace("-", "_"), *words[2:]])]
     if words[:2] == ["python", "-m"] and words[2].startswith("rl_zoo3.plots."):
         return env, [sys.executable, *words[1:]]

@@ -40,6 +40,19 @@ COMMANDS: dict[str, str] = {
 _USAGE = "usage: dreamer-zoo {" + ",".join(COMMANDS) + "} [flags]   (dreamer-zoo <command> --help for its flags)"
 
 
+def installed_command() -> str | None:
+    """Path of the installed ``dreamer-zoo`` console script (beside the interpreter, in its scripts folder, or on
+    ``PATH``), or ``None`` when the package was not installed with pip."""
+    import pathlib
+    import shutil
+    import sysconfig
+
+    for folder in (pathlib.Path(sys.executable).parent, pathlib.Path(sysconfig.get_path("scripts"))):
+        if (folder / "dreamer-zoo").is_file():
+            return str(folder / "dreamer-zoo")
+    return shutil.which("dreamer-zoo")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``dreamer-zoo`` console command.
 

@@ -4,7 +4,6 @@ import importlib
 import importlib.resources
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
@@ -19,9 +18,9 @@ def test_console_command_is_declared_and_installed():
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "dreamer-zoo"]
     assert script.value == "dreamer_sb3.zoo.cli:main"
     assert 'dreamer-zoo = "dreamer_sb3.zoo.cli:main"' in (ROOT / "pyproject.toml").read_text()
-    exe = pathlib.Path(sys.executable).parent / "dreamer-zoo"
-    assert exe.is_file(), "pip install -e . installs the dreamer-zoo command beside python"
-    out = subprocess.run([str(exe), "list", "--pretrained"], capture_output=True, text=True, timeout=120)
+    exe = cli.installed_command()
+    assert exe is not None, "pip install -e . installs the dreamer-zoo command"
+    out = subprocess.run([exe, "list", "--pretrained"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0].startswith("algo") and "dreamerv3  CartPole-v1" in out.stdout
 
