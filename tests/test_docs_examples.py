@@ -279,20 +279,17 @@ def _run_document(doc: str, tmp_path: pathlib.Path) -> int:
 _MINUTES = {"docs/zoo.md": 2, "README.md": 1}
 
 
+#: documents with at least one block to run (the others hold only declared, not-run blocks or none)
+_RUN_DOCS = sorted({b.doc for b in BLOCKS if b.lang in RUNNABLE_LANGS and b.skip is None})
+
+
 @pytest.mark.parametrize(
     "doc",
-    [
-        pytest.param(str(d.relative_to(ROOT)), marks=pytest.mark.slow(minutes=_MINUTES[str(d.relative_to(ROOT))]))
-        if str(d.relative_to(ROOT)) in _MINUTES
-        else str(d.relative_to(ROOT))
-        for d in DOCUMENTS
-    ],
+    [pytest.param(d, marks=pytest.mark.slow(minutes=_MINUTES[d])) if d in _MINUTES else d for d in _RUN_DOCS],
 )
 def test_document_examples_run(doc, tmp_path):
     """Every Python block and every zoo command of one document, in order, in one empty working folder."""
-    ran = _run_document(doc, tmp_path)
-    runnable = [b for b in BLOCKS if b.doc == doc and b.lang in RUNNABLE_LANGS and b.skip is None]
-    assert ran >= len(runnable) - sum(1 for b in runnable if b.lang != "python"), doc
+    assert _run_document(doc, tmp_path) > 0, f"{doc}: nothing was run"
 
 
 def test_tiny_command_reduces_budgets():
