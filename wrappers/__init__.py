@@ -12,10 +12,10 @@ Wrappers: :class:`PixelObservation`, :class:`ActionRepeat`, :class:`ScaleReward`
 from .action_repeat import ActionRepeat
 from .atari import ATARI_GAMES, make_atari
 from .crafter import CRAFTER_ACHIEVEMENTS, CrafterEnv, make_crafter
-from .dmc import DMC_TASKS, NormalizeAction, make_dmc
+from .dmc import DMC_TASKS, make_dmc, normalize_action
 from .minecraft import BASIC_ACTIONS, DIAMOND_ACTIONS, DIAMOND_MILESTONES, MinecraftWrapper, make_minecraft
 from .minecraft_standin import MineRLStandinEnv, make_minecraft_standin
-from .minerl_interface import Enum, MineRLCompatibility
+from .minerl_interface import Enum, EnumSpaces, MineRLCompatibility
 from .pixels import PixelObservation, make_pixel_env
 from .registration import register_envs, registered_ids
 from .reward_scale import ScaleReward
@@ -32,10 +32,10 @@ __all__ = [
     "ActionRepeat",
     "CrafterEnv",
     "Enum",
+    "EnumSpaces",
     "MineRLCompatibility",
     "MineRLStandinEnv",
     "MinecraftWrapper",
-    "NormalizeAction",
     "PixelObservation",
     "ScaleReward",
     "StickyActions",
@@ -47,6 +47,7 @@ __all__ = [
     "make_minecraft",
     "make_minecraft_standin",
     "make_pixel_env",
+    "normalize_action",
     "register_envs",
     "registered_ids",
 ]

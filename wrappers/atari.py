@@ -26,6 +26,9 @@ ale-py (>= 0.9) ships the ROMs; nothing else needs downloading.
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+
 import gymnasium as gym
 from gymnasium.wrappers import AtariPreprocessing
 
@@ -33,8 +36,8 @@ from .time_limit import limit_agent_steps
 
 __all__ = ["ATARI_GAMES", "atari_rom_id", "make_atari"]
 
-#: ROM ids (snake_case) of every game ale-py 0.12 ships; the registration uses this fixed list.
-ATARI_GAMES: tuple[str, ...] = (
+#: ROM ids (snake_case) of every game ale-py 0.12 ships: the list used when ale-py is not installed.
+ALE_0_12_GAMES: tuple[str, ...] = (
     "adventure", "air_raid", "alien", "amidar", "assault", "asterix", "asteroids", "atlantis", "atlantis2",
     "backgammon", "bank_heist", "basic_math", "battle_zone", "beam_rider", "berzerk", "blackjack", "bowling",
     "boxing", "breakout", "carnival", "casino", "centipede", "chopper_command", "combat", "crazy_climber",
@@ -50,6 +53,22 @@ ATARI_GAMES: tuple[str, ...] = (
     "venture", "video_checkers", "video_chess", "video_cube", "video_pinball", "warlords", "wizard_of_wor",
     "word_zapper", "yars_revenge", "zaxxon",
 )  # fmt: skip
+
+
+def _installed_rom_ids() -> tuple[str, ...] | None:
+    """ROM ids of the installed ale-py, read from its ``roms/*.bin`` files without importing it (ale-py's own
+    ``roms.get_all_rom_ids()`` lists the same files, but importing ale-py loads the emulator: registration must stay
+    import-light). ``None`` when ale-py is not installed or ships no ROM files."""
+    spec = importlib.util.find_spec("ale_py")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    roms = sorted(p.stem for loc in spec.submodule_search_locations for p in (pathlib.Path(loc) / "roms").glob("*.bin"))
+    return tuple(roms) or None
+
+
+#: ROM ids (snake_case) of every game the installed ale-py ships (:data:`ALE_0_12_GAMES` without ale-py); the
+#: registration of ``dreamer_sb3/atari-<game>-v0`` uses this list.
+ATARI_GAMES: tuple[str, ...] = _installed_rom_ids() or ALE_0_12_GAMES
 
 _ALIASES = {"james_bond": "jamesbond", "montezumas_revenge": "montezuma_revenge"}
 

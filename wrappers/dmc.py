@@ -7,7 +7,8 @@ observation             64x64 RGB frame rendered by MuJoCo at that size (no resi
 camera                  0; quadruped uses camera 2 (DreamerV3's ``DEFAULT_CAMERAS``)
 action repeat           2
 episode                 1000 env steps (the suite's own limit) = 500 agent steps, ``truncated=True``
-actions                 ``Box(-1, 1, float32)`` (rescaled to the task's bounds; the suite's are [-1, 1])
+actions                 ``Box(-1, 1, float32)`` (gymnasium's ``RescaleAction`` + ``ClipAction`` onto the task's
+                        bounds; the suite's are [-1, 1]); LQR's unbounded tasks are not supported
 proprioception          off (``proprio=True`` adds the flattened state as ``obs["state"]``)
 ======================  ==============================================================================
 
@@ -18,24 +19,50 @@ of this module). MuJoCo must be ``<4`` (dm_control's pin).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, SupportsFloat
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.wrappers import FlattenObservation, TransformObservation
+from gymnasium.wrappers import (
+    ClipAction,
+    FlattenObservation,
+    RescaleAction,
+    TransformAction,
+    TransformObservation,
+    TransformReward,
+)
 
 from .action_repeat import ActionRepeat
 from .pixels import PixelObservation
 from .time_limit import limit_agent_steps
 
-__all__ = ["DMC_CAMERAS", "DMC_TASKS", "NormalizeAction", "make_dmc", "parse_dmc_task"]
+__all__ = [
+    "DMC_CAMERAS",
+    "DMC_TASKS",
+    "MAX_ACTION_BOUND",
+    "UNBOUNDED_ACTION_TASKS",
+    "make_dmc",
+    "normalize_action",
+    "parse_dmc_task",
+]
 
-#: Every task of ``dm_control.suite.ALL_TASKS`` (dm_control 1.0.x), as (domain, task); registration uses this list.
+#: Action bounds beyond this magnitude count as unbounded (LQR declares ±1e10).
+MAX_ACTION_BOUND = 1e6
+
+#: Tasks of ``dm_control.suite.ALL_TASKS`` whose actions are unbounded (±1e10): a bounded actor mapped onto that range
+#: acts with forces of order 1e10, so they are neither registered nor accepted by :func:`make_dmc`.
+UNBOUNDED_ACTION_TASKS: tuple[tuple[str, str], ...] = (("lqr", "lqr_2_1"), ("lqr", "lqr_6_2"))
+
+#: Every task of ``dm_control.suite.ALL_TASKS`` (dm_control 1.0.x) except :data:`UNBOUNDED_ACTION_TASKS`, as
+#: (domain, task); registration uses this list. It is written out rather than read from dm_control (or from shimmy's
+#: ``dm_control/...`` ids) because both import MuJoCo, and registering our ids must stay import-light; a test checks it
+#: against the installed ``dm_control.suite.ALL_TASKS``.
 DMC_TASKS: tuple[tuple[str, str], ...] = (
     ("acrobot", "swingup"), ("acrobot", "swingup_sparse"), ("ball_in_cup", "catch"), ("cartpole", "balance"),
     ("cartpole", "balance_sparse"), ("cartpole", "swingup"), ("cartpole", "swingup_sparse"),
@@ -43,8 +70,8 @@ DMC_TASKS: tuple[tuple[str, str], ...] = (
     ("dog", "trot"), ("dog", "run"), ("dog", "fetch"), ("finger", "spin"), ("finger", "turn_easy"),
     ("finger", "turn_hard"), ("fish", "upright"), ("fish", "swim"), ("hopper", "stand"), ("hopper", "hop"),
     ("humanoid", "stand"), ("humanoid", "walk"), ("humanoid", "run"), ("humanoid", "run_pure_state"),
-    ("humanoid_CMU", "stand"), ("humanoid_CMU", "walk"), ("humanoid_CMU", "run"), ("lqr", "lqr_2_1"),
-    ("lqr", "lqr_6_2"), ("manipulator", "bring_ball"), ("manipulator", "bring_peg"), ("manipulator", "insert_ball"),
+    ("humanoid_CMU", "stand"), ("humanoid_CMU", "walk"), ("humanoid_CMU", "run"),
+    ("manipulator", "bring_ball"), ("manipulator", "bring_peg"), ("manipulator", "insert_ball"),
     ("manipulator", "insert_peg"), ("pendulum", "swingup"), ("point_mass", "easy"), ("point_mass", "hard"),
     ("quadruped", "walk"), ("quadruped", "run"), ("quadruped", "escape"), ("quadruped", "fetch"),
     ("reacher", "easy"), ("reacher", "hard"), ("stacker", "stack_2"), ("stacker", "stack_4"),
@@ -67,7 +94,7 @@ def parse_dmc_task(name: str) -> tuple[str, str]:
     :param name: the task string
     :return: ``(domain, task)`` as dm_control names them
     """
-    domains = sorted({d for d, _ in DMC_TASKS} | set(_DOMAIN_ALIASES), key=len, reverse=True)
+    domains = sorted({d for d, _ in DMC_TASKS + UNBOUNDED_ACTION_TASKS} | set(_DOMAIN_ALIASES), key=len, reverse=True)
     for domain in domains:
         for sep in ("-", "_"):
             if name.startswith(domain + sep):
@@ -76,49 +103,40 @@ def parse_dmc_task(name: str) -> tuple[str, str]:
     raise ValueError(f"Cannot parse DMC task {name!r}; expected '<domain>-<task>', e.g. 'walker-walk'")
 
 
-class NormalizeAction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
-    """Expose a bounded ``Box`` action space as ``Box(-1, 1, float32)`` and map actions linearly onto the bounds.
+def normalize_action(env: gym.Env) -> gym.Env:
+    """Expose a bounded ``Box`` action space as ``Box(-1, 1, float32)``, with gymnasium's own wrappers.
 
-    gymnasium's :class:`~gymnasium.wrappers.RescaleAction` keeps the env's dtype (float64 for dm_control); Dreamer
-    policies and SB3 emit float32, so this wrapper also fixes the dtype. Actions are clipped to [-1, 1] first.
+    :class:`~gymnasium.wrappers.RescaleAction` maps [-1, 1] linearly onto the env's bounds,
+    :class:`~gymnasium.wrappers.ClipAction` clips to [-1, 1] first, and :class:`~gymnasium.wrappers.TransformAction`
+    accepts the float32 actions Dreamer policies and SB3 emit (``RescaleAction`` keeps the env's dtype, float64 for
+    dm_control).
 
     :param env: env with a bounded ``Box`` action space
+    :return: the wrapped env
+    :raises ValueError: when the action space is not a ``Box`` with finite bounds of at most :data:`MAX_ACTION_BOUND`
     """
-
-    def __init__(self, env: gym.Env) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self)
-        gym.ActionWrapper.__init__(self, env)
-        space = env.action_space
-        if not isinstance(space, spaces.Box) or not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
-            raise ValueError(f"NormalizeAction needs a bounded Box action space, got {space}")
-        self._low = space.low.astype(np.float64)
-        self._high = space.high.astype(np.float64)
-        self._dtype = space.dtype
-        self.action_space = spaces.Box(-1.0, 1.0, space.shape, np.float32)
-
-    def action(self, action: np.ndarray) -> np.ndarray:
-        """Map ``action`` from [-1, 1] onto the env's bounds.
-
-        :param action: action in [-1, 1]
-        :return: action in the env's bounds and dtype
-        """
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        return (self._low + (action + 1.0) * 0.5 * (self._high - self._low)).astype(self._dtype)
+    space = env.action_space
+    if not isinstance(space, spaces.Box) or not (
+        np.all(np.abs(space.low) <= MAX_ACTION_BOUND) and np.all(np.abs(space.high) <= MAX_ACTION_BOUND)
+    ):
+        raise ValueError(
+            f"Dreamer's actors act in a bounded range mapped onto the env's action bounds; this env's action space is "
+            f"{space}, whose bounds are not finite (or beyond ±{MAX_ACTION_BOUND:g}, i.e. effectively unbounded). "
+            "Wrap it with gymnasium.wrappers.RescaleAction / ClipAction to the range you want the agent to act in."
+        )
+    dtype = space.dtype
+    rescaled = ClipAction(RescaleAction(env, dtype.type(-1.0), dtype.type(1.0)))
+    return TransformAction(rescaled, _CastAction(dtype.name), spaces.Box(-1.0, 1.0, space.shape, np.float32))
 
 
-class _FloatReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """dm_control returns numpy float64 rewards (``None`` on reset steps, which shimmy maps to 0): return floats.
+@dataclasses.dataclass(frozen=True)
+class _CastAction:
+    """Cast actions to ``dtype`` (a comparable, picklable function: ``env.spec.make()`` rebuilds the same wrapper)."""
 
-    :param env: the shimmy env
-    """
+    dtype: str
 
-    def __init__(self, env: gym.Env) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self)
-        gym.Wrapper.__init__(self, env)
-
-    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, float(reward), terminated, truncated, info
+    def __call__(self, action: Any) -> np.ndarray:
+        return np.asarray(action, dtype=self.dtype)
 
 
 def _import_dm_control() -> tuple[Any, Any]:
@@ -186,6 +204,11 @@ def make_dmc(
     if render_mode != "rgb_array":
         raise ValueError(f"make_dmc renders its observations; render_mode must be 'rgb_array', got {render_mode!r}")
     domain, name = parse_dmc_task(task)
+    if (domain, name) in UNBOUNDED_ACTION_TASKS:
+        raise ValueError(
+            f"DMC task {task!r} has unbounded actions (dm_control declares ±1e10), which a Dreamer actor (bounded, "
+            "mapped onto the action bounds) cannot act in; it is not supported by make_dmc."
+        )
     if camera is None:
         camera = DMC_CAMERAS.get(domain, 0)
     if "shimmy.dm_control_compatibility" in sys.modules:
@@ -202,8 +225,8 @@ def make_dmc(
         render_mode="rgb_array",
         render_kwargs={"height": int(size[0]), "width": int(size[1]), "camera_id": int(camera)},
     )
-    env = _FloatReward(env)
-    env = NormalizeAction(env)
+    env = TransformReward(env, float)  # numpy float64 rewards -> float
+    env = normalize_action(env)
     env = ActionRepeat(env, action_repeat)
     if proprio:
         env = FlattenObservation(env)

@@ -29,7 +29,9 @@ DreamerV3 (Hafner et al., 2023) was the first agent to collect diamonds in Minec
 
 The wrapper accepts any env with MineRL's spaces: a real MineRL env (old gym API, adapted automatically with
 :class:`~dreamer_sb3.wrappers.minerl_interface.MineRLCompatibility`) or a gymnasium env with the same interface,
-such as :class:`~dreamer_sb3.wrappers.minecraft_standin.MineRLStandinEnv`. minerl itself is imported only by
+such as :class:`~dreamer_sb3.wrappers.minecraft_standin.MineRLStandinEnv`; a gymnasium env whose item fields are
+MineRL's own ``Enum`` (a ``Discrete`` subclass with string ``values``) is adapted with
+:class:`~dreamer_sb3.wrappers.minerl_interface.EnumSpaces`, exactly like the old-gym path. minerl itself is imported only by
 :func:`make_minecraft` (DreamerV3's MineRL env spec is built in :mod:`dreamer_sb3.wrappers.minerl_spec`).
 """
 
@@ -44,7 +46,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .minerl_interface import ENUM_ACTIONS, Enum, MineRLCompatibility, minerl_noop
+from .minerl_interface import ENUM_ACTIONS, Enum, EnumSpaces, MineRLCompatibility, has_foreign_enums, minerl_noop
 from .minerl_spec import make_dreamer_minerl_env
 from .time_limit import limit_agent_steps
 
@@ -117,7 +119,9 @@ def _require(space: spaces.Space, path: str, kind: type) -> Any:
 class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """DreamerV3's Minecraft interface on top of any env with MineRL's spaces (module docstring for the details).
 
-    :param env: a MineRL env (old gym API is adapted) or a gymnasium env with MineRL's observation keys (``pov``,
+    :param env: a MineRL env (old gym API is adapted; so is a gymnasium env using MineRL's own ``Enum`` spaces,
+        see :class:`~dreamer_sb3.wrappers.minerl_interface.EnumSpaces`) or a gymnasium env with MineRL's observation
+        keys (``pov``,
         ``inventory``, ``equipped_items.mainhand.type``, optional ``life_stats`` and ``location_stats``) and action
         keys (``camera``, buttons, ``place``/``equip``/``craft``/``nearbyCraft``/``nearbySmelt`` as item names)
     :param task: ``"diamond"``, ``"wood"`` or ``"climb"`` (selects the action set and the reward)
@@ -149,6 +153,8 @@ class MinecraftWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         )
         if not isinstance(env, gym.Env):
             env = MineRLCompatibility(env)
+        elif has_foreign_enums(env.observation_space) or has_foreign_enums(env.action_space):
+            env = EnumSpaces(env)  # MineRL's own Enum (a Discrete subclass) exposed through gymnasium
         gym.Wrapper.__init__(self, env)
         if task not in MINECRAFT_TASKS:
             raise ValueError(f"Unknown Minecraft task {task!r}; choose one of {MINECRAFT_TASKS}")

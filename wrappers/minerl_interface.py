@@ -12,7 +12,9 @@ name <-> index mapping a learning agent needs is explicit (:meth:`Enum.index`, :
 MineRL's). Agents never see these spaces: :class:`~dreamer_sb3.wrappers.minecraft.MinecraftWrapper` exposes a flat
 ``Discrete`` action space and a ``Dict`` of ``Box`` observations.
 
-:class:`MineRLCompatibility` turns a real (old-gym) MineRL env into a gymnasium env with these spaces.
+:class:`MineRLCompatibility` turns a real (old-gym) MineRL env into a gymnasium env with these spaces;
+:class:`EnumSpaces` does the same for a gymnasium env whose item fields are MineRL's own ``Enum`` (a ``Discrete``
+subclass carrying the string ``values``), e.g. MineRL exposed through a gymnasium adapter.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "BUTTON_ACTIONS",
     "ENUM_ACTIONS",
     "Enum",
+    "EnumSpaces",
     "MineRLCompatibility",
     "convert_minerl_space",
     "minerl_noop",
@@ -119,23 +122,44 @@ def convert_minerl_space(space: Any) -> spaces.Space:
     """Convert a MineRL (old gym) space to the gymnasium space used here.
 
     Duck-typed, so that MineRL need not be importable: an object with ``spaces`` is a ``Dict``, with a ``values``
-    array an ``Enum``, with ``n`` a ``Discrete``, with ``low``/``high`` a ``Box``. gymnasium spaces pass through.
+    array an ``Enum`` (also a gymnasium ``Discrete`` subclass carrying ``values``, which is what MineRL's ``Enum``
+    is), with ``n`` a ``Discrete``, with ``low``/``high`` a ``Box``. Other gymnasium spaces pass through unchanged.
 
     :param space: the MineRL space
     :return: the gymnasium space
     """
+    if _is_foreign_enum(space):
+        return Enum(*[str(v) for v in space.values])
+    if isinstance(space, spaces.Dict):
+        converted = {k: convert_minerl_space(v) for k, v in space.spaces.items()}
+        changed = any(converted[k] is not v for k, v in space.spaces.items())
+        return spaces.Dict(converted) if changed else space
     if isinstance(space, spaces.Space):
         return space
     if hasattr(space, "spaces"):
         return spaces.Dict({k: convert_minerl_space(v) for k, v in dict(space.spaces).items()})
-    if hasattr(space, "values") and not callable(space.values):
-        return Enum(*[str(v) for v in space.values])
     if hasattr(space, "n"):
         return spaces.Discrete(int(space.n))
     if hasattr(space, "low") and hasattr(space, "high"):
         dtype = np.dtype(space.dtype)
         return spaces.Box(np.asarray(space.low, dtype), np.asarray(space.high, dtype), tuple(space.shape), dtype)
     raise TypeError(f"Cannot convert MineRL space {space!r} to a gymnasium space")
+
+
+def _is_foreign_enum(space: Any) -> bool:
+    """A MineRL-style enum that is not our :class:`Enum`: a space with a non-callable ``values`` collection."""
+    return not isinstance(space, Enum) and hasattr(space, "values") and not callable(space.values)
+
+
+def has_foreign_enums(space: Any) -> bool:
+    """Whether a (gymnasium) space holds MineRL-style enums that :func:`convert_minerl_space` would convert.
+
+    :param space: the space
+    :return: ``True`` if an ``Enum``-like space other than :class:`Enum` is found, at any ``Dict`` depth
+    """
+    if _is_foreign_enum(space):
+        return True
+    return isinstance(space, spaces.Dict) and any(has_foreign_enums(s) for s in space.spaces.values())
 
 
 def convert_minerl_value(value: Any, space: spaces.Space) -> Any:
@@ -148,6 +172,8 @@ def convert_minerl_value(value: Any, space: spaces.Space) -> Any:
     if isinstance(space, spaces.Dict):
         return {k: convert_minerl_value(value[k], s) for k, s in space.spaces.items() if k in value}
     if isinstance(space, Enum):
+        if isinstance(value, (int, np.integer)):  # an enum given by its index
+            return space.values[int(value)]
         return str(value)
     if isinstance(space, spaces.Discrete):
         return int(value)
@@ -231,3 +257,39 @@ class MineRLCompatibility(gym.Env):
     def close(self) -> None:
         """Close the MineRL env (stops its Minecraft instance)."""
         self.env.close()
+
+
+class EnumSpaces(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """A gymnasium env whose item fields use MineRL's own ``Enum`` (a ``Discrete`` subclass carrying string
+    ``values``), presented with :class:`Enum` spaces, as :class:`MineRLCompatibility` presents an old-gym MineRL env.
+
+    Observations are converted with :func:`convert_minerl_value` (enum fields become the item-name strings, also when
+    the env reports an index); actions pass through unchanged (item names, as MineRL takes them).
+
+    :param env: the gymnasium env
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        self.observation_space = convert_minerl_space(env.observation_space)
+        self.action_space = convert_minerl_space(env.action_space)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset the env and convert its observation.
+
+        :param seed: forwarded
+        :param options: forwarded
+        :return: observation and info
+        """
+        obs, info = self.env.reset(seed=seed, options=options)
+        return convert_minerl_value(obs, self.observation_space), info
+
+    def step(self, action: Mapping[str, Any]) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step the env with a MineRL action dict and convert its observation.
+
+        :param action: the action dict (enum fields as item-name strings)
+        :return: observation, reward, terminated, truncated, info
+        """
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return convert_minerl_value(obs, self.observation_space), reward, terminated, truncated, info

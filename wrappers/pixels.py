@@ -7,12 +7,17 @@ area interpolation, :class:`~gymnasium.wrappers.GrayscaleObservation`). What gym
 * one wrapper that chains them with Dreamer's defaults (64x64, uint8, channel-last, channel axis kept for grayscale);
 * keeping the original observation beside the *processed* image as ``{"image": ..., "state": ...}``
   (gymnasium's resize and grayscale wrappers only accept a plain ``Box`` observation);
-* a clear error, saying how to create the env, when the env cannot render ``rgb_array`` frames.
+* a clear error, saying how to create the env, when the env cannot render ``rgb_array`` frames;
+* quiet headless rendering: on a machine without a display (no ``DISPLAY`` / ``WAYLAND_DISPLAY``) and with
+  ``SDL_VIDEODRIVER`` unset, building the wrapper sets ``SDL_VIDEODRIVER=dummy``, so pygame (classic control's
+  renderer) draws off-screen without printing ``error: XDG_RUNTIME_DIR is invalid or not set`` for every env. A
+  value the user set is never changed, and nothing is set at import time.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -21,7 +26,7 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec, WrapperSpec
 from gymnasium.wrappers import AddRenderObservation, GrayscaleObservation, ResizeObservation
 
-__all__ = ["PixelObservation", "make_pixel_env"]
+__all__ = ["PixelObservation", "make_pixel_env", "quiet_headless_sdl"]
 
 
 class _RememberObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -47,6 +52,20 @@ class _RememberObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.last_observation = obs
         return obs, reward, terminated, truncated, info
+
+
+def quiet_headless_sdl() -> bool:
+    """Choose SDL's off-screen ("dummy") video driver when there is no display and the user chose no driver.
+
+    pygame, which renders gymnasium's classic-control envs, otherwise probes X11 / Wayland and prints an
+    ``XDG_RUNTIME_DIR`` error on every headless machine. Called when a :class:`PixelObservation` is built.
+
+    :return: whether ``SDL_VIDEODRIVER`` was set
+    """
+    if "SDL_VIDEODRIVER" in os.environ or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    return True
 
 
 def _rgb_array_error(env: gym.Env) -> ValueError:
@@ -98,6 +117,7 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         )
         if env.render_mode != "rgb_array":
             raise _rgb_array_error(env)
+        quiet_headless_sdl()
         size = (int(size[0]), int(size[1]))
         if min(size) <= 0:
             raise ValueError(f"size must be two positive integers (height, width), got {size}")

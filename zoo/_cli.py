@@ -54,3 +54,29 @@ def run_rl_zoo3_script(module: str, argv: Sequence[str]) -> None:
     register_in_rl_zoo3()
     with argv_as(argv):
         runpy.run_module(module, run_name="__main__", alter_sys=False)
+
+
+#: rl-zoo3 ``enjoy`` / ``record_video`` flags that choose which model file of a run is loaded
+LOAD_FLAGS = ("--load-best", "--load-checkpoint", "--load-last-checkpoint")
+
+
+def with_recorded_model(argv: Sequence[str]) -> list[str]:
+    """``argv`` plus the flag that loads the model file the run's ``results.json`` records, unless ``argv`` already
+    chooses a file (see :func:`dreamer_sb3.zoo.pretrained.recorded_model_flags`).
+
+    :param argv: ``enjoy`` / ``record_video`` arguments, with ``-f`` set
+    :return: the arguments to run
+    """
+    argv = list(argv)
+    if has_flag(argv, *LOAD_FLAGS):
+        return argv
+    algo, env_id, folder = flag_value(argv, "--algo"), flag_value(argv, "--env"), flag_value(argv, "-f", "--folder")
+    if algo is None or env_id is None or folder is None:
+        return argv
+    from dreamer_sb3.zoo.pretrained import recorded_model_flags
+
+    exp_id = int(flag_value(argv, "--exp-id", default="0") or 0)
+    flags = recorded_model_flags(algo, env_id, exp_id, folder) if exp_id >= 0 else []
+    if flags:
+        print(f"results.json of this run records its score for {' '.join(flags)}; loading that file")
+    return argv + flags

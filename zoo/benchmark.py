@@ -378,7 +378,7 @@ def run_benchmark(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``python -m dreamer_sb3.zoo.benchmark --envs ... --algos ... --seeds N``."""
+    """Command line: ``python -m dreamer_sb3.zoo.benchmark --envs E [E ...] --algos A [A ...] --seeds N``."""
     from rl_zoo3.utils import StoreDict
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -16,6 +16,12 @@ Only the few hyperparameters that matter are searched:
   YAML entry's ``policy_kwargs``);
 - :data:`EXTRA_SEARCH_SPACE`, keyed by algorithm name: what only one algorithm has (PlaNet's planning horizon
   and number of CEM candidates).
+
+Narrowing the search (:func:`configure_search`; ``python -m dreamer_sb3.zoo.train -optimize`` calls it from its
+flags): hyperparameters given with ``-params`` stay fixed (not sampled), ``--max-model-size tiny`` and
+``--max-train-ratio 64`` cap the two dimensions that decide a trial's cost, so that a search on a CPU finishes in
+minutes. The sampled model size is merged into the YAML entry's ``policy_kwargs`` (other entries such as
+``classes=0`` are kept).
 """
 
 from __future__ import annotations
@@ -51,6 +57,55 @@ EXTRA_SEARCH_SPACE: dict[str, dict[str, Dimension]] = {
 }
 
 
+#: model size presets in the order of their cost
+MODEL_SIZE_ORDER = ("tiny", "XS", "S", "M", "L", "XL")
+
+
+class _Constraints:
+    """What :func:`configure_search` set: fixed names, caps, and the entry's own ``policy_kwargs``."""
+
+    fixed: frozenset[str] = frozenset()
+    max_model_size: str | None = None
+    max_train_ratio: int | None = None
+    base_policy_kwargs: dict[str, Any] = {}
+
+
+def configure_search(
+    fixed: set[str] | frozenset[str] = frozenset(),
+    max_model_size: str | None = None,
+    max_train_ratio: int | None = None,
+    base_policy_kwargs: dict[str, Any] | None = None,
+) -> None:
+    """Narrow the search space of every sampler (for this process).
+
+    :param fixed: hyperparameter names not to sample (the YAML entry's / ``-params`` value is kept); ``"policy_kwargs"``
+        keeps the model size fixed
+    :param max_model_size: largest ``model_size`` preset to sample (e.g. ``"tiny"``)
+    :param max_train_ratio: largest ``train_ratio`` to sample
+    :param base_policy_kwargs: the YAML entry's ``policy_kwargs``; a sampled model size is merged into them
+    :raises ValueError: when a cap leaves no value to sample
+    """
+    if max_model_size is not None and max_model_size not in MODEL_SIZE_ORDER:
+        raise ValueError(f"max_model_size must be one of {MODEL_SIZE_ORDER}, got {max_model_size!r}")
+    _Constraints.fixed = frozenset(fixed)
+    _Constraints.max_model_size = max_model_size
+    _Constraints.max_train_ratio = max_train_ratio
+    _Constraints.base_policy_kwargs = dict(base_policy_kwargs or {})
+    for name, dim in {**SEARCH_SPACE, **POLICY_SEARCH_SPACE}.items():
+        narrowed = _narrow(name, dim)
+        if narrowed[0] == "categorical" and not narrowed[1]:
+            raise ValueError(f"No value of {name} {dim[1]} is within the cap (max_model_size / max_train_ratio)")
+
+
+def _narrow(name: str, dim: Dimension) -> Dimension:
+    if name == "train_ratio" and _Constraints.max_train_ratio is not None and dim[0] == "categorical":
+        return ("categorical", [v for v in dim[1] if v <= _Constraints.max_train_ratio])
+    if name == "model_size" and _Constraints.max_model_size is not None and dim[0] == "categorical":
+        cap = MODEL_SIZE_ORDER.index(_Constraints.max_model_size)
+        return ("categorical", [v for v in dim[1] if MODEL_SIZE_ORDER.index(v) <= cap])
+    return dim
+
+
 def _suggest(trial: Any, name: str, dim: Dimension) -> Any:
     kind = dim[0]
     if kind == "float":
@@ -63,7 +118,8 @@ def _suggest(trial: Any, name: str, dim: Dimension) -> Any:
 
 
 def search_space(algo: str, algorithm: type) -> dict[str, Dimension]:
-    """The dimensions searched for ``algo`` (constructor ones, then policy ones, then its extras).
+    """The dimensions searched for ``algo`` (constructor ones, then policy ones, then its extras), narrowed by
+    :func:`configure_search`.
 
     :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
     :param algorithm: its class (whose constructor parameters decide what is searched)
@@ -71,13 +127,15 @@ def search_space(algo: str, algorithm: type) -> dict[str, Dimension]:
     """
     accepted = set(inspect.signature(algorithm.__init__).parameters)
     space = {name: dim for name, dim in SEARCH_SPACE.items() if name in accepted}
-    space.update(POLICY_SEARCH_SPACE)
+    if "policy_kwargs" not in _Constraints.fixed:
+        space.update(POLICY_SEARCH_SPACE)
     space.update({name: dim for name, dim in EXTRA_SEARCH_SPACE.get(algo, {}).items() if name in accepted})
-    return space
+    return {name: _narrow(name, dim) for name, dim in space.items() if name not in _Constraints.fixed}
 
 
 def convert_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
-    """Raw trial parameters -> constructor hyperparameters (policy-kwargs entries move into ``policy_kwargs``).
+    """Raw trial parameters -> constructor hyperparameters (policy-kwargs entries move into ``policy_kwargs``,
+    on top of the entry's own ``policy_kwargs`` given to :func:`configure_search`).
 
     :param sampled_params: ``trial.params``
     :return: hyperparameters that override the YAML entry
@@ -85,7 +143,7 @@ def convert_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     hyperparams = dict(sampled_params)
     policy_kwargs = {name: hyperparams.pop(name) for name in POLICY_SEARCH_SPACE if name in hyperparams}
     if policy_kwargs:
-        hyperparams["policy_kwargs"] = policy_kwargs
+        hyperparams["policy_kwargs"] = {**_Constraints.base_policy_kwargs, **policy_kwargs}
     return hyperparams
 
 

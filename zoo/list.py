@@ -4,10 +4,14 @@ pretrained agent's recorded score.
 Each YAML entry states its status in its first comment: ``tuned here: <measured result>`` or ``paper setting, not
 yet verified here``; anything else is shown as ``not yet verified here``.
 
+By default one short line per entry (status ``tuned`` / ``paper`` / ``unverified``, the shipped agent's score);
+``--details`` prints the Markdown table with every status comment and the agent's model file.
+
 Example::
 
-    python -m dreamer_sb3.zoo.list                 # everything
+    python -m dreamer_sb3.zoo.list                 # everything, compact
     python -m dreamer_sb3.zoo.list --algo dreamerv3 --pretrained
+    python -m dreamer_sb3.zoo.list --algo planet --details
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def _classify(comment: str) -> str:
 
 
 def rows(algos: Sequence[str] | None = None, pretrained_only: bool = False) -> list[dict[str, Any]]:
-    """One row per (algorithm, env id): ``algo``, ``env_id``, ``status``, ``pretrained`` (a short score or ``"no"``)."""
+    """One row per (algorithm, env id): ``algo``, ``env_id``, ``status``, ``pretrained`` (a short score or ``"no"``)
+    and ``results`` (the shipped agent's ``results.json``, or ``None``)."""
     agents = {(a["algo"], a["env_id"]): a["results"] for a in shipped_agents()}
     out = []
     for algo in algos or list(ALGORITHMS):
@@ -85,7 +90,13 @@ def rows(algos: Sequence[str] | None = None, pretrained_only: bool = False) -> l
                     f"({res['n_eval_episodes']} ep., {res['env_steps']} steps, {res['model_file']})"
                 )
             out.append(
-                {"algo": algo, "env_id": env_id, "status": statuses.get(env_id, "no YAML entry"), "pretrained": pretrained}
+                {
+                    "algo": algo,
+                    "env_id": env_id,
+                    "status": statuses.get(env_id, "no YAML entry"),
+                    "pretrained": pretrained,
+                    "results": res,
+                }
             )
     return out
 
@@ -97,13 +108,45 @@ def markdown_table(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _short_status(status: str) -> str:
+    for prefix, short in ((TUNED, "tuned"), (PAPER, "paper"), (UNVERIFIED, "unverified")):
+        if status.startswith(prefix):
+            return short
+    return status
+
+
+def compact_table(table: list[dict[str, Any]]) -> str:
+    """The rows as an aligned plain-text table: algo, env id, short status, shipped agent's score and env steps."""
+    header = ("algo", "env id", "status", "pretrained (mean ± std, env steps)")
+    lines = [header]
+    for r in table:
+        score = ""
+        if r["results"] is not None:
+            res = r["results"]
+            score = f"{res['mean_reward']:.1f} ± {res['std_reward']:.1f} ({res['env_steps']})"
+        lines.append((r["algo"], r["env_id"], _short_status(r["status"]), score))
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[3] for line in lines]
+    out.insert(1, "-" * len(out[0]))
+    statuses = [_short_status(r["status"]) for r in table]
+    out.append(
+        f"{len(table)} entries: {statuses.count('tuned')} tuned here, {statuses.count('paper')} paper settings not yet "
+        f"verified, {sum(r['results'] is not None for r in table)} shipped agents (--details for the full status)"
+    )
+    return "\n".join(line.rstrip() for line in out)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: ``python -m dreamer_sb3.zoo.list [--algo A ...] [--pretrained]``."""
+    """Entry point: ``python -m dreamer_sb3.zoo.list [--algo A ...] [--pretrained] [--details]``."""
     parser = argparse.ArgumentParser(description="List the zoo's hyperparameter entries and pretrained agents")
     parser.add_argument("--algo", nargs="+", choices=list(ALGORITHMS), help="only these algorithms")
     parser.add_argument("--pretrained", action="store_true", help="only entries with a shipped agent")
+    parser.add_argument(
+        "--details", action="store_true", help="a Markdown table with every status comment and the agents' model files"
+    )
     args = parser.parse_args(argv)
-    print(markdown_table(rows(args.algo, args.pretrained)))
+    table = rows(args.algo, args.pretrained)
+    print(markdown_table(table) if args.details else compact_table(table))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import os
 import pathlib
 import shutil
 import sys
+import warnings
 import zipfile
 from collections.abc import Sequence
 from typing import Any
@@ -103,21 +104,158 @@ def load_pretrained(
     best: bool | None = None,
     env: Any = None,
     device: str = "auto",
+    return_env: bool = False,
+    seed: int = 0,
+    n_envs: int = 1,
     **kwargs: Any,
 ) -> Any:
-    """Load a trained agent from the zoo layout, offline.
+    """Load a trained agent from the zoo layout, offline, optionally with the env it was trained on.
+
+    An agent acts well only on observations made exactly as in training (e.g. the Acrobot agent was trained with
+    action repeat 4, and scores about -270 instead of -86 on a plain ``gym.make("Acrobot-v1")``). With
+    ``return_env=True`` you get the env rl-zoo3's ``enjoy`` builds from the run's saved config (its env wrappers,
+    env kwargs and normalisation), as an SB3 ``VecEnv``, ready for ``evaluate_policy``::
+
+        model, env = load_pretrained("dreamerv3", "Acrobot-v1", return_env=True)
+        mean, std = evaluate_policy(model, env, n_eval_episodes=10)
+
+    When you pass your own ``env``, it is checked against the training wrappers (see :func:`check_env_wrappers`)
+    and a warning names what is missing.
 
     :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
     :param env_id: gymnasium id, e.g. ``"CartPole-v1"`` or ``"dreamer_sb3/CartPole-pixels-v0"``
     :param exp_id: run number (0: the latest)
     :param folder: zoo folder (default: the agents shipped with the package)
-    :param best: see :func:`model_path`
-    :param env: optional env to attach (needed only to continue training)
+    :param best: see :func:`model_path` (``None``: the file the run's ``results.json`` records, which is what
+        ``enjoy`` and ``record_video`` play)
+    :param env: optional env to attach (needed only to continue training); checked against the training wrappers
     :param device: torch device
+    :param return_env: also build and return the evaluation env (``(model, env)``); the model is attached to it
+    :param seed: with ``return_env``: the env's seed
+    :param n_envs: with ``return_env``: number of envs in the ``VecEnv``
     :param kwargs: forwarded to ``Algorithm.load``
-    :return: the model
+    :return: the model, or ``(model, env)`` with ``return_env=True``
     """
-    return algorithm_class(algo).load(model_path(algo, env_id, exp_id, folder, best), env=env, device=device, **kwargs)
+    run = run_dir(algo, env_id, exp_id, folder)
+    path = model_path(algo, env_id, exp_id, folder, best)
+    if return_env:
+        if env is not None:
+            raise ValueError("load_pretrained: pass either env or return_env=True, not both")
+        env = make_eval_env(run, env_id, seed=seed, n_envs=n_envs)
+    elif env is not None:
+        check_env_wrappers(run, env_id, env)
+    model = algorithm_class(algo).load(path, env=env, device=device, **kwargs)
+    return (model, env) if return_env else model
+
+
+def training_wrappers(run: str | os.PathLike, env_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The env wrappers a run was trained with (its saved config's ``env_wrapper``), innermost first.
+
+    :param run: the run folder
+    :param env_id: its env id
+    :return: ``(dotted class path, keyword arguments)`` per wrapper
+    """
+    import yaml
+
+    config = pathlib.Path(run) / _env_name(env_id) / "config.yml"
+    if not config.is_file():
+        return []
+    with open(config) as f:
+        hyperparams = dict(yaml.load(f, Loader=yaml.UnsafeLoader))
+    spec = hyperparams.get("env_wrapper")
+    if spec is None:
+        return []
+    out: list[tuple[str, dict[str, Any]]] = []
+    for entry in spec if isinstance(spec, list) else [spec]:
+        if isinstance(entry, dict):
+            (name, wrapper_kwargs), *_ = entry.items()
+            out.append((str(name), dict(wrapper_kwargs or {})))
+        else:
+            out.append((str(entry), {}))
+    return out
+
+
+def _wrapper_chain(env: Any) -> list[Any]:
+    """Every ``gymnasium.Wrapper`` around the (first) env of ``env``, outermost first (``VecEnv``s unwrapped)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
+
+    while isinstance(env, VecEnvWrapper):
+        env = env.venv
+    if isinstance(env, DummyVecEnv):
+        env = env.envs[0]
+    elif isinstance(env, VecEnv):
+        return []  # subprocess envs: the wrappers live in other processes
+    chain = []
+    while hasattr(env, "env"):
+        chain.append(env)
+        env = env.env
+    return chain
+
+
+def check_env_wrappers(run: str | os.PathLike, env_id: str, env: Any) -> list[str]:
+    """Warn when ``env`` lacks a wrapper the run was trained with (or has it with other arguments).
+
+    Wrapper arguments are compared where the wrapper keeps them (gymnasium's ``RecordConstructorArgs``). An env in
+    subprocesses (``SubprocVecEnv``) cannot be inspected and is not checked.
+
+    :param run: the run folder
+    :param env_id: its env id
+    :param env: a ``gymnasium.Env`` or SB3 ``VecEnv``
+    :return: the problems found (empty when the env matches)
+    """
+    from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
+
+    inner = env
+    while isinstance(inner, VecEnvWrapper):
+        inner = inner.venv
+    if isinstance(inner, SubprocVecEnv):
+        return []
+    chain = _wrapper_chain(env)
+    problems = []
+    for name, wrapper_kwargs in training_wrappers(run, env_id):
+        cls_name = name.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+        found = [w for w in chain if type(w).__name__ == cls_name]
+        if not found:
+            problems.append(f"{cls_name}({_kwargs_text(wrapper_kwargs)}) is missing")
+            continue
+        recorded = getattr(found[0], "_saved_kwargs", {}) or {}
+        differing = {k: v for k, v in wrapper_kwargs.items() if k in recorded and recorded[k] != v}
+        if differing:
+            got = {k: recorded[k] for k in differing}
+            problems.append(f"{cls_name} has {_kwargs_text(got)} where training used {_kwargs_text(differing)}")
+    if problems:
+        warnings.warn(
+            f"This env differs from the one the agent was trained on ({run}): {'; '.join(problems)}. The agent's scores "
+            "hold only on the training env: use `model, env = load_pretrained(algo, env_id, return_env=True)`.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return problems
+
+
+def _kwargs_text(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def recorded_model_flags(algo: str, env_id: str, exp_id: int = 0, folder: str | os.PathLike = AGENTS_DIR) -> list[str]:
+    """rl-zoo3 ``enjoy`` / ``record_video`` flags that load the model file a run's ``results.json`` records.
+
+    rl-zoo3 loads ``<EnvName>.zip`` unless told otherwise; a run whose recorded score belongs to
+    ``best_model.zip`` needs ``--load-best``, one recorded from ``rl_model_<N>_steps.zip`` needs
+    ``--load-checkpoint N``.
+
+    :return: the flags (empty when the final model is the recorded one, or the run has no ``results.json``)
+    """
+    try:
+        run = run_dir(algo, env_id, exp_id, folder)
+    except (FileNotFoundError, AssertionError, ValueError):
+        return []
+    recorded = (read_results(run) or {}).get("model_file")
+    if recorded == BEST_MODEL:
+        return ["--load-best"]
+    if recorded and recorded.startswith("rl_model_") and recorded.endswith("_steps.zip"):
+        return ["--load-checkpoint", recorded[len("rl_model_") : -len("_steps.zip")]]
+    return []
 
 
 def shipped_agents(folder: str | os.PathLike = AGENTS_DIR) -> list[dict[str, Any]]:

@@ -5,7 +5,9 @@ Every rl-zoo3 ``record_video`` flag works (``-n`` frames, ``--load-best``, ``--l
 
 - our algorithms are registered in rl-zoo3 (``--algo dreamerv3``);
 - without ``-f/--folder`` the agents shipped with the package are used, and the video then goes to
-  ``./videos`` (not into the installed package) unless ``-o`` says otherwise.
+  ``./videos`` (not into the installed package) unless ``-o`` says otherwise;
+- without ``--load-best`` / ``--load-checkpoint`` / ``--load-last-checkpoint`` it films the model file the run's
+  ``results.json`` records (the one its documented score belongs to), as ``enjoy`` does.
 
 rl-zoo3's loop passes ``state`` and ``episode_start`` to ``model.predict``, so the agent acts with its
 recurrent latent exactly as in ``enjoy``. The MP4 encoding needs ``moviepy`` (the ``zoo`` extra installs it
@@ -21,7 +23,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from dreamer_sb3.zoo._cli import has_flag, run_rl_zoo3_script
+from dreamer_sb3.zoo._cli import has_flag, run_rl_zoo3_script, with_recorded_model
 from dreamer_sb3.zoo.registry import AGENTS_DIR
 
 
@@ -32,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv += ["-f", str(AGENTS_DIR)]
         if not has_flag(argv, "-o", "--output-folder"):
             argv += ["-o", "videos"]
+    argv = with_recorded_model(argv)
     run_rl_zoo3_script("rl_zoo3.record_video", argv)
 
 

@@ -6,7 +6,11 @@ Every rl-zoo3 ``train`` flag works (``-n``, ``--seed``, ``-f``, ``-tb``, ``--eva
 - our algorithms are registered in rl-zoo3 (``--algo dreamerv3``);
 - our ``zoo/hyperparams/<algo>.yml`` is the default ``--conf-file``;
 - after training, the final model is evaluated beside a uniformly random policy
-  (``--final-eval-episodes N``, 0 to skip) and the comparison is printed.
+  (``--final-eval-episodes N``, 0 to skip) and the comparison is printed;
+- with ``-optimize``: hyperparameters given with ``-params`` stay fixed, ``--max-model-size tiny`` and
+  ``--max-train-ratio N`` narrow the search space (CPU-sized trials; see :mod:`dreamer_sb3.zoo.hyperparams_opt`).
+
+``--help`` lists rl-zoo3's flags, then these.
 
 Example::
 
@@ -27,11 +31,42 @@ from dreamer_sb3.zoo._cli import argv_as, flag_value
 from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
 
 
-def _our_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+def _our_parser() -> argparse.ArgumentParser:
+    """The flags this module adds to rl-zoo3's ``train`` (shown by ``--help`` after rl-zoo3's own)."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--final-eval-episodes", type=int, default=10)
-    ours, rest = parser.parse_known_args(argv)
+    group = parser.add_argument_group("dreamer-sb3 flags (besides rl-zoo3's above)")
+    group.add_argument(
+        "--final-eval-episodes",
+        type=int,
+        default=10,
+        help="after training, evaluate the final model and a uniformly random policy on this many deterministic "
+        "episodes each and print both (0: skip; not with -optimize) (default: 10)",
+    )
+    group.add_argument(
+        "--max-model-size",
+        choices=["tiny", "XS", "S"],
+        default=None,
+        help="with -optimize: the largest model size preset the search may sample (tiny: CPU-sized trials) "
+        "(default: every size of the search space)",
+    )
+    group.add_argument(
+        "--max-train-ratio",
+        type=int,
+        default=None,
+        help="with -optimize: the largest train ratio the search may sample (default: every value of the search space)",
+    )
+    return parser
+
+
+def _our_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    ours, rest = _our_parser().parse_known_args(argv)
     return ours, rest
+
+
+def _print_our_help() -> None:
+    print()
+    print(_our_parser().format_help().split("\n\n", 1)[1].strip("\n"))  # without its usage line
+    print("Hyperparameters given with -params stay fixed during -optimize (the search skips them).")
 
 
 class _RandomPolicy:
@@ -70,6 +105,37 @@ def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes:
     return results
 
 
+def _params_keys(argv: Sequence[str]) -> set[str]:
+    """Keys given with rl-zoo3's ``-params key:value ...`` (``--hyperparams``)."""
+    keys: set[str] = set()
+    reading = False
+    for arg in argv:
+        if arg in ("-params", "--hyperparams"):
+            reading = True
+        elif reading and ":" in arg and not arg.startswith("-"):
+            keys.add(arg.split(":", 1)[0])
+        else:
+            reading = False
+    return keys
+
+
+def _entry_policy_kwargs(argv: Sequence[str]) -> dict[str, Any]:
+    """The ``policy_kwargs`` of the YAML entry rl-zoo3 will use for ``--env`` (evaluated as rl-zoo3 does)."""
+    import yaml
+
+    conf = flag_value(argv, "-conf", "--conf-file")
+    env_id = flag_value(argv, "--env", default="CartPole-v1")
+    if conf is None or not conf.endswith((".yml", ".yaml")) or not os.path.isfile(conf):
+        return {}
+    with open(conf) as f:
+        entries = yaml.safe_load(f) or {}
+    entry = entries.get(env_id) or entries.get("default") or {}
+    policy_kwargs = entry.get("policy_kwargs", {})
+    if isinstance(policy_kwargs, str):
+        policy_kwargs = eval(policy_kwargs, {"__builtins__": {"dict": dict}})  # rl-zoo3 evals this string too
+    return dict(policy_kwargs)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m dreamer_sb3.zoo.train [rl-zoo3 train flags]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -82,10 +148,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     from huggingface_sb3 import EnvironmentName
     from rl_zoo3.utils import get_latest_run_id
 
-    with argv_as(argv):
-        rl_zoo3.train.train()
-
     optimizing = "-optimize" in argv or "--optimize-hyperparameters" in argv
+    if optimizing:
+        from dreamer_sb3.zoo.hyperparams_opt import configure_search
+
+        configure_search(
+            fixed=_params_keys(argv),
+            max_model_size=ours.max_model_size,
+            max_train_ratio=ours.max_train_ratio,
+            base_policy_kwargs=_entry_policy_kwargs(argv),
+        )
+    with argv_as(argv):
+        try:
+            rl_zoo3.train.train()
+        except SystemExit:
+            if "-h" in argv or "--help" in argv:
+                _print_our_help()
+            raise
+
     if ours.final_eval_episodes <= 0 or optimizing or algo not in ALGORITHMS:
         return
     env_id = flag_value(argv, "--env", default="CartPole-v1")

@@ -10,6 +10,7 @@ resets it.
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import numpy as np
@@ -275,7 +276,21 @@ class DreamerPolicy(BasePolicy):
         :param episode_start: per env, whether a new episode starts (resets that env's state)
         :param deterministic: latent and action modes instead of samples
         :return: env actions and the next state
+
+        Calling it again and again without ``state`` runs a memoryless agent (every step is an episode start); the
+        second such call warns once.
         """
+        if state is None and episode_start is None:
+            self._calls_without_state = getattr(self, "_calls_without_state", 0) + 1
+            if self._calls_without_state == 2:
+                warnings.warn(
+                    "predict() was called again without `state`: a Dreamer agent then acts from the current "
+                    "observation alone, as at an episode start (memoryless). Pass the returned state back, like "
+                    "sb3-contrib's RecurrentPPO: `action, state = model.predict(obs, state=state, "
+                    "episode_start=episode_starts)`. This warning is shown once.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         self.set_training_mode(False)
         obs_tensor, vectorized = self.obs_to_tensor(observation)
         obs = self.layout.as_dict(obs_tensor)

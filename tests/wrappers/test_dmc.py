@@ -18,7 +18,7 @@ for _name in ("dm_control", "shimmy", "mujoco"):
 
 from dreamer_sb3.wrappers import make_dmc  # noqa: E402
 from dreamer_sb3.wrappers.action_repeat import FRAMES_KEY  # noqa: E402
-from dreamer_sb3.wrappers.dmc import NormalizeAction, parse_dmc_task  # noqa: E402
+from dreamer_sb3.wrappers.dmc import DMC_TASKS, normalize_action, parse_dmc_task  # noqa: E402
 
 
 def test_pixels_actions_and_repeat():
@@ -71,14 +71,69 @@ def test_seeding():
 
 
 def test_normalize_action_maps_onto_bounds():
+    """gymnasium's RescaleAction + ClipAction, float32 in, the env's dtype (float64, like dm_control's) out."""
     import gymnasium as gym
 
-    inner = gym.make("MountainCarContinuous-v0")  # Box(-1, 1) float32
-    env = NormalizeAction(gym.wrappers.RescaleAction(inner, np.float32(0.0), np.float32(4.0)))
+    sent = []
+
+    class Float64Actions(gym.Env):
+        action_space = spaces.Box(0.0, 4.0, (1,), np.float64)
+        observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            sent.append(np.array(action))
+            return np.zeros(1, np.float32), 0.0, False, False, {}
+
+    env = normalize_action(Float64Actions())
     assert env.action_space == spaces.Box(-1.0, 1.0, (1,), np.float32)
-    np.testing.assert_allclose(env.action(np.array([-1.0])), [0.0])
-    np.testing.assert_allclose(env.action(np.array([0.5])), [3.0])
-    np.testing.assert_allclose(env.action(np.array([7.0])), [4.0])  # clipped
+    env.reset(seed=0)
+    for action, expected in [([-1.0], [0.0]), ([0.5], [3.0]), ([7.0], [4.0])]:  # the last one clipped
+        env.step(np.array(action, dtype=np.float32))
+        np.testing.assert_allclose(sent[-1], expected)
+        assert sent[-1].dtype == np.float64
+    inner = gym.make("MountainCarContinuous-v0")
+    with pytest.raises(ValueError, match="effectively unbounded"):
+        normalize_action(gym.wrappers.RescaleAction(inner, np.float32(-1e10), np.float32(1e10)))
+
+
+def test_lqr_ids_are_not_registered_and_make_dmc_refuses_unbounded_actions():
+    """LQR declares ±1e10 action bounds: mapped onto [-1, 1], random actions returned rewards of -8e19."""
+    import gymnasium as gym
+
+    from dreamer_sb3.wrappers.dmc import UNBOUNDED_ACTION_TASKS
+
+    assert not [env_id for env_id in gym.registry if env_id.startswith("dreamer_sb3/dmc-lqr")]
+    with pytest.raises(ValueError, match="unbounded actions"):
+        make_dmc("lqr-lqr_2_1")
+    assert UNBOUNDED_ACTION_TASKS == (("lqr", "lqr_2_1"), ("lqr", "lqr_6_2"))
+
+
+def test_task_list_is_dm_controls_and_shimmys():
+    """The written-out list (registration stays import-light) is every suite task with bounded actions, and each has
+    shimmy's ``dm_control/<domain>-<task>-v0`` counterpart."""
+    import gymnasium as gym
+
+    os.environ.setdefault("MUJOCO_GL", "egl")  # as make_dmc would, before dm_control is imported
+    import shimmy.registration  # noqa: F401  (registers the dm_control/ ids)
+    from dm_control import suite
+
+    from dreamer_sb3.wrappers.dmc import UNBOUNDED_ACTION_TASKS
+
+    assert set(DMC_TASKS) == set(suite.ALL_TASKS) - set(UNBOUNDED_ACTION_TASKS)
+    for domain, task in DMC_TASKS:
+        assert f"dm_control/{domain}-{task}-v0" in gym.registry
+
+
+def test_random_actions_stay_in_the_tasks_range():
+    env = make_dmc("cartpole-swingup")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(20):
+        _, reward, *_ = env.step(env.action_space.sample())
+        assert isinstance(reward, float) and 0.0 <= reward <= 2.0  # two env steps of a [0, 1] reward
 
 
 def test_mujoco_gl_set_only_when_unset(monkeypatch):

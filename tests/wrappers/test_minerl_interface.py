@@ -2,6 +2,7 @@
 
 from collections import OrderedDict
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
@@ -151,3 +152,72 @@ def test_wrapper_adapts_old_gym_minerl_envs():
     right = env.action_names.index("right")
     results = [env.step(right) for _ in range(20)]
     assert results[-1][2] and not results[-1][3]
+
+
+class DiscreteEnum(spaces.Discrete):
+    """MineRL's ``Enum`` as minerl defines it: a ``Discrete`` subclass whose elements are the string ``values``."""
+
+    def __init__(self, *values):
+        self.values = tuple(sorted(values))
+        super().__init__(len(self.values))
+
+    def contains(self, x):
+        return x in self.values
+
+    def sample(self, mask=None, probability=None):
+        return self.values[int(super().sample())]
+
+
+def _with_discrete_enums(space):
+    if isinstance(space, Enum):
+        return DiscreteEnum(*space.values)
+    if isinstance(space, spaces.Dict):
+        return spaces.Dict({k: _with_discrete_enums(v) for k, v in space.spaces.items()})
+    return space
+
+
+class GymnasiumMineRL(gym.Wrapper):
+    """The stand-in exposed through gymnasium with MineRL's ``Discrete``-based enums (equipped item as an index)."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.observation_space = _with_discrete_enums(env.observation_space)
+        self.action_space = _with_discrete_enums(env.action_space)
+        self.actions = []
+
+    def _obs(self, obs):
+        hand = obs["equipped_items"]["mainhand"]
+        enum = self.observation_space["equipped_items"]["mainhand"]["type"]
+        return {**obs, "equipped_items": {"mainhand": {**hand, "type": enum.values.index(hand["type"])}}}
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return self._obs(obs), info
+
+    def step(self, action):
+        self.actions.append(action)
+        obs, *rest = self.env.step(action)
+        return (self._obs(obs), *rest)
+
+
+def test_wrapper_accepts_minerls_discrete_enum_through_gymnasium_like_the_old_gym_path():
+    """MineRL's Enum is a Discrete subclass carrying string values; through gymnasium it is accepted and gives the
+    same spaces, observations and rewards as the plain stand-in (and as the old-gym path)."""
+    from dreamer_sb3.wrappers.minerl_interface import EnumSpaces, has_foreign_enums
+
+    inner = GymnasiumMineRL(MineRLStandinEnv())
+    assert has_foreign_enums(inner.action_space) and not has_foreign_enums(MineRLStandinEnv().action_space)
+    env = MinecraftWrapper(inner, task="diamond", sticky_attack=0)
+    reference = MinecraftWrapper(MineRLStandinEnv(), task="diamond", sticky_attack=0)
+    assert isinstance(env.env, EnumSpaces) and env.env.action_space == reference.env.action_space
+    assert env.observation_space == reference.observation_space and env.action_space == reference.action_space
+    obs, _ = env.reset(seed=0)
+    ref_obs, _ = reference.reset(seed=0)
+    for key in ref_obs:
+        np.testing.assert_array_equal(obs[key], ref_obs[key])
+    for name in ("turn_up", "attack", "place_dirt", "forward"):
+        out, ref = env.step(env.action_names.index(name)), reference.step(reference.action_names.index(name))
+        assert out[1:4] == ref[1:4]
+        for key in ref[0]:
+            np.testing.assert_array_equal(out[0][key], ref[0][key])
+    assert all(isinstance(a["place"], str) and a["place"] in inner.action_space["place"].values for a in inner.actions)

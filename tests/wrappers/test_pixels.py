@@ -114,3 +114,32 @@ def test_make_pixel_env():
     assert flags == [False, False, True]
     with pytest.raises(ValueError, match="rgb_array"):
         make_pixel_env("Pendulum-v1", render_mode="human")
+
+
+def test_headless_pixel_env_is_quiet_and_import_sets_nothing():
+    """Without a display, building a pixel env selects SDL's dummy driver (no pygame XDG_RUNTIME_DIR error); importing
+    the package touches no environment variable; a driver the user chose is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, gymnasium as gym, dreamer_sb3.wrappers\n"
+        "assert 'SDL_VIDEODRIVER' not in os.environ\n"
+        "env = gym.make('dreamer_sb3/CartPole-pixels-v0'); env.reset(seed=0); env.step(0)\n"
+        "print(os.environ['SDL_VIDEODRIVER'])\n"
+    )
+    base = {
+        k: v for k, v in os.environ.items() if k not in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR")
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=base, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "dummy" and "XDG_RUNTIME_DIR" not in out.stderr, out.stderr
+    chosen = subprocess.run(
+        [sys.executable, "-c", code.replace("assert 'SDL_VIDEODRIVER' not in os.environ\n", "")],
+        env={**base, "SDL_VIDEODRIVER": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert chosen.returncode == 0 and chosen.stdout.strip() == "offscreen", chosen.stderr

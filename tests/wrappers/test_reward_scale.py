@@ -49,3 +49,10 @@ def test_monitor_outside_reports_the_env_units():
 def test_yaml_style_construction_records_its_arguments():
     env = ScaleReward(gym.make("CartPole-v1"), scale=0.5)
     assert env.scale == 0.5 and env.spec.additional_wrappers[-1].kwargs == {"scale": 0.5}
+
+
+def test_unscaled_reward_in_info_and_nested_scales_keep_the_env_reward():
+    env = ScaleReward(ScaleReward(gym.make("Pendulum-v1"), 0.1), 0.5)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.array([1.0], dtype=np.float32))
+    assert info["unscaled_reward"] < 0 and reward == pytest.approx(0.05 * info["unscaled_reward"])

@@ -29,11 +29,33 @@ def test_every_algorithm_gets_a_sampler_and_converter(algo):
         assert {"actor_lr", "critic_lr", "imag_horizon"} <= set(params)
 
 
-def test_optimize_two_trials_tiny_budget(tmp_path, monkeypatch, capsys):
-    # the full search space includes S-size models at train ratio 512: narrow it to keep the test fast
-    monkeypatch.setitem(hyperparams_opt.SEARCH_SPACE, "train_ratio", ("categorical", [8, 16]))
-    monkeypatch.setitem(hyperparams_opt.SEARCH_SPACE, "imag_horizon", ("categorical", [5]))
-    monkeypatch.setitem(hyperparams_opt.POLICY_SEARCH_SPACE, "model_size", ("categorical", ["tiny"]))
+@pytest.fixture
+def unconstrained_search():
+    yield
+    hyperparams_opt.configure_search()  # the constraints are process-wide: reset them for the next test
+
+
+def test_configure_search_fixes_caps_and_merges(unconstrained_search):
+    register_in_rl_zoo3()
+    hyperparams_opt.configure_search(
+        fixed={"imag_horizon", "actor_lr"}, max_model_size="XS", max_train_ratio=64, base_policy_kwargs={"classes": 0}
+    )
+    space = hyperparams_opt.search_space("dreamerv1", algorithm_class("dreamerv1"))
+    assert "imag_horizon" not in space and "actor_lr" not in space and "critic_lr" in space
+    assert space["train_ratio"] == ("categorical", [16, 32, 64])
+    assert space["model_size"] == ("categorical", ["tiny", "XS"])
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    params = hyperparams_opt.make_sampler("dreamerv1", algorithm_class("dreamerv1"))(trial, 1, 1, {})
+    assert params["policy_kwargs"]["classes"] == 0 and params["policy_kwargs"]["model_size"] in ("tiny", "XS")
+    assert params["train_ratio"] <= 64 and "imag_horizon" not in params
+    hyperparams_opt.configure_search(fixed={"policy_kwargs"})
+    assert "model_size" not in hyperparams_opt.search_space("dreamerv3", algorithm_class("dreamerv3"))
+    with pytest.raises(ValueError, match="train_ratio"):
+        hyperparams_opt.configure_search(max_train_ratio=8)
+
+
+def test_optimize_two_trials_tiny_budget(tmp_path, capsys, unconstrained_search):
+    """Two real trials (budget above learning_starts) in the CPU-sized space the documented command uses."""
     train.main(
         [
             "--algo",
@@ -45,6 +67,10 @@ def test_optimize_two_trials_tiny_budget(tmp_path, monkeypatch, capsys):
             "2",
             "--n-timesteps",
             "200",
+            "--max-model-size",
+            "tiny",
+            "--max-train-ratio",
+            "16",
             "-f",
             str(tmp_path),
             "--seed",
@@ -58,6 +84,7 @@ def test_optimize_two_trials_tiny_budget(tmp_path, monkeypatch, capsys):
             "learning_starts:100",
             "batch_length:8",
             "batch_size:4",
+            "imag_horizon:5",
         ]
     )
     out = capsys.readouterr().out
@@ -67,6 +94,8 @@ def test_optimize_two_trials_tiny_budget(tmp_path, monkeypatch, capsys):
     df = pd.read_csv(reports[0])
     assert len(df) == 2 and set(df["state"]) == {"COMPLETE"}
     assert {"params_learning_rate", "params_actor_lr", "params_train_ratio", "params_model_size"} <= set(df.columns)
+    assert "params_imag_horizon" not in df.columns  # fixed with -params
+    assert set(df["params_train_ratio"]) <= {16} and set(df["params_model_size"]) == {"tiny"}
 
 
 def test_search_spaces_do_not_import_the_registry():

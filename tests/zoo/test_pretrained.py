@@ -1,6 +1,7 @@
 """Shipped agents: offline loading, recorded scores reproduced, size, hub layout round trip; the list command."""
 
 import json
+import re
 import socket
 
 import numpy as np
@@ -45,15 +46,65 @@ def test_shipped_agents_fit_in_40_mb():
 
 
 @pytest.mark.parametrize("agent", SHIPPED, ids=[f"{a['algo']}-{a['env_id']}" for a in SHIPPED])
-def test_shipped_agent_loads_offline_and_reproduces_its_score(agent, offline):
+def test_enjoy_load_pretrained_and_results_json_agree(agent, offline, capsys):
+    """For every shipped agent, seeded as its recorded evaluation: ``enjoy`` plays the file ``results.json`` records
+    (the one ``load_pretrained`` loads) and prints its first episode's return in env units; ``load_pretrained(...,
+    return_env=True)`` + ``evaluate_policy`` reproduces the recorded returns."""
+    import gymnasium as gym
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    import dreamer_sb3.wrappers  # noqa: F401  (registers the dreamer_sb3/ ids)
+    from dreamer_sb3.zoo import enjoy
+    from dreamer_sb3.zoo.pretrained import model_path
+
     res = agent["results"]
-    model = load_pretrained(agent["algo"], agent["env_id"], device="cpu")
+    recorded_file = agent["run"] / res["model_file"]
+    assert model_path(agent["algo"], agent["env_id"]) == recorded_file
+
+    # enjoy: the same file, one episode's return in env units (the sum of the VecEnv's step rewards), within the
+    # recorded episodes' range (a planner's CEM samples differ between the two seeded paths)
+    # env steps >= agent steps (action repeat); a 20% longer first episode than recorded is allowed
+    steps = min(int(1.2 * res["episode_lengths"][0]) + 10, gym.spec(agent["env_id"]).max_episode_steps or 10**6)
+    enjoy.main(["--algo", agent["algo"], "--env", agent["env_id"], "--no-render", "-n", str(steps), "--num-threads", "1"])
+    out = capsys.readouterr().out
+    assert f"Loading {recorded_file}\n" in out, out[:500]
+    enjoyed = [float(x) for x in re.findall(r"Episode Reward: (-?[\d.]+)", out)]
+    low, high = min(res["episode_rewards"]), max(res["episode_rewards"])
+    slack = 0.1 * max(abs(low), abs(high), 1.0)
+    assert enjoyed, f"enjoy finished no episode in {steps} steps; results.json: {res['episode_lengths']}"
+    assert low - slack <= enjoyed[0] <= high + slack, (enjoyed, res["episode_rewards"])
+
+    # load_pretrained with the training env, evaluate_policy (Monitor returns: env units)
+    model, env = load_pretrained(agent["algo"], agent["env_id"], device="cpu", return_env=True, seed=res["eval_seed"])
     assert model.num_timesteps == res["env_steps"]
     n_check = N_CHECK.get(agent["algo"], 3)
-    rewards, _ = evaluate(model, agent["run"], agent["env_id"], n_check, seed=res["eval_seed"])
+    rewards, _ = evaluate_policy(model, env, n_eval_episodes=n_check, deterministic=True, return_episode_rewards=True)
     recorded = np.mean(res["episode_rewards"][:n_check])
     tolerance = 0.1 * max(abs(recorded), 1.0) + res["std_reward"]
     assert abs(np.mean(rewards) - recorded) <= tolerance, (rewards, res["episode_rewards"][:n_check])
+    print(
+        f"{agent['algo']} {agent['env_id']}: enjoy {enjoyed[0]:.1f}, evaluate_policy {np.mean(rewards):.1f}, "
+        f"results.json {recorded:.1f} (first {n_check} episodes)"
+    )
+
+
+def test_load_pretrained_warns_on_an_env_without_the_training_wrappers():
+    """The Acrobot agent was trained with action repeat 4: a plain env gets a warning naming the wrapper."""
+    import gymnasium as gym
+
+    from dreamer_sb3.wrappers import ActionRepeat
+    from dreamer_sb3.zoo.pretrained import check_env_wrappers, run_dir
+
+    with pytest.warns(UserWarning, match=r"ActionRepeat\(repeat=4\) is missing.*return_env=True"):
+        load_pretrained("dreamerv3", "Acrobot-v1", env=gym.make("Acrobot-v1"), device="cpu")
+    run = run_dir("dreamerv3", "Acrobot-v1")
+    with pytest.warns(UserWarning, match=r"ActionRepeat has repeat=2 where training used repeat=4"):
+        assert check_env_wrappers(run, "Acrobot-v1", ActionRepeat(gym.make("Acrobot-v1"), 2))
+    assert check_env_wrappers(run, "Acrobot-v1", ActionRepeat(gym.make("Acrobot-v1"), 4)) == []
+    _, env = load_pretrained("dreamerv3", "Acrobot-v1", device="cpu", return_env=True)
+    assert check_env_wrappers(run, "Acrobot-v1", env) == [] and env.num_envs == 1
+    with pytest.raises(ValueError, match="either env or return_env"):
+        load_pretrained("dreamerv3", "Acrobot-v1", env=env, return_env=True)
 
 
 @pytest.mark.parametrize("agent", SHIPPED, ids=[f"{a['algo']}-{a['env_id']}" for a in SHIPPED])
@@ -156,6 +207,15 @@ D-v0:
 
 def test_list_command_output(capsys):
     zoo_list.main([])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["algo", "env", "id", "status", "pretrained", "(mean", "±", "std,", "env", "steps)"]
+    assert max(len(line) for line in out) <= 120  # compact: no paragraphs
+    assert next(line for line in out if line.startswith("dreamerv3  CartPole-v1 ")).split()[2:] == [
+        "tuned", "500.0", "±", "0.0", "(10000)"
+    ]  # fmt: skip
+    assert any(line.split() == ["dreamerv3", "dreamer_sb3/dmc-walker-walk-v0", "paper"] for line in out)
+    assert out[-1].startswith(f"{len(out) - 3} entries: ") and "10 shipped agents" in out[-1]
+    zoo_list.main(["--details"])
     out = capsys.readouterr().out
     assert out.startswith("| algo | env id | YAML status | pretrained agent |")
     cartpole = next(line for line in out.splitlines() if line.startswith("| dreamerv3 | CartPole-v1 |"))
@@ -164,5 +224,5 @@ def test_list_command_output(capsys):
     assert "| dreamerv3 | dreamer_sb3/atari-pong-v0 | paper setting, not yet verified here | no |" in out
     for algo in ("planet", "dreamerv1", "dreamerv2"):
         assert f"| {algo} | CartPole-v1 |" in out
-    zoo_list.main(["--pretrained"])
+    zoo_list.main(["--pretrained", "--details"])
     assert all("| yes: " in line for line in capsys.readouterr().out.splitlines()[2:])
