@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from dreamer_sb3.zoo.registry import AGENTS_DIR, ALGORITHMS, algorithm_class
+from dreamer_sb3.zoo.safe_files import load_yaml, safe_run_files
 
 RESULTS_FILE = "results.json"
 BEST_MODEL = "best_model.zip"
@@ -103,9 +104,14 @@ def load_pretrained(
     best: bool | None = None,
     env: Any = None,
     device: str = "auto",
+    allow_pickle: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """Load a trained agent from the zoo layout, offline.
+    """Load a trained agent from the zoo layout, offline, without running code from its files.
+
+    The model zip is read without unpickling anything (see :meth:`DreamerAlgorithm.load`); a file that holds pickled
+    objects beyond what a Dreamer model needs is refused unless ``allow_pickle=True``. SB3 zips from untrusted sources
+    can run code when unpickled: pass ``allow_pickle`` only for files you trust.
 
     :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
     :param env_id: gymnasium id, e.g. ``"CartPole-v1"`` or ``"dreamer_sb3/CartPole-pixels-v0"``
@@ -114,10 +120,12 @@ def load_pretrained(
     :param best: see :func:`model_path`
     :param env: optional env to attach (needed only to continue training)
     :param device: torch device
+    :param allow_pickle: unpickle the zip's pickled entries as SB3 does (only for files you trust)
     :param kwargs: forwarded to ``Algorithm.load``
     :return: the model
     """
-    return algorithm_class(algo).load(model_path(algo, env_id, exp_id, folder, best), env=env, device=device, **kwargs)
+    path = model_path(algo, env_id, exp_id, folder, best)
+    return algorithm_class(algo).load(path, env=env, device=device, allow_pickle=allow_pickle, **kwargs)
 
 
 def shipped_agents(folder: str | os.PathLike = AGENTS_DIR) -> list[dict[str, Any]]:
@@ -133,38 +141,38 @@ def shipped_agents(folder: str | os.PathLike = AGENTS_DIR) -> list[dict[str, Any
 
 
 def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: int = 1) -> Any:
-    """The env rl-zoo3's ``enjoy`` builds for a run (its saved config, env kwargs and normalisation), not rendered."""
+    """The env rl-zoo3's ``enjoy`` builds for a run (its saved config, env kwargs and normalisation), not rendered.
+
+    The run's files are read without running code from them (:func:`dreamer_sb3.zoo.safe_files.safe_run_files`).
+    """
     from rl_zoo3 import create_test_env, get_saved_hyperparams
     from rl_zoo3.exp_manager import ExperimentManager
 
-    stats_path = os.path.join(run, _env_name(env_id))
-    hyperparams, maybe_stats_path = get_saved_hyperparams(stats_path, test_mode=True)
-    env_kwargs = hyperparams.pop("env_kwargs", None) or {}
-    saved_kwargs = _saved_env_kwargs(run, env_id)
-    if saved_kwargs is not None:
-        env_kwargs = saved_kwargs
-    return create_test_env(
-        env_id,
-        n_envs=n_envs,
-        stats_path=maybe_stats_path,
-        seed=seed,
-        log_dir=None,
-        should_render=False,
-        hyperparams=hyperparams,
-        env_kwargs=env_kwargs,
-        vec_env_cls=ExperimentManager.default_vec_env_cls,
-    )
+    with safe_run_files():
+        stats_path = os.path.join(run, _env_name(env_id))
+        hyperparams, maybe_stats_path = get_saved_hyperparams(stats_path, test_mode=True)
+        env_kwargs = hyperparams.pop("env_kwargs", None) or {}
+        saved_kwargs = _saved_env_kwargs(run, env_id)
+        if saved_kwargs is not None:
+            env_kwargs = saved_kwargs
+        return create_test_env(
+            env_id,
+            n_envs=n_envs,
+            stats_path=maybe_stats_path,
+            seed=seed,
+            log_dir=None,
+            should_render=False,
+            hyperparams=hyperparams,
+            env_kwargs=env_kwargs,
+            vec_env_cls=ExperimentManager.default_vec_env_cls,
+        )
 
 
 def _saved_env_kwargs(run: str | os.PathLike, env_id: str) -> dict[str, Any] | None:
-    import yaml
-
     args_path = pathlib.Path(run) / _env_name(env_id) / "args.yml"
     if not args_path.is_file():
         return None
-    with open(args_path) as f:
-        args = yaml.load(f, Loader=yaml.UnsafeLoader)
-    return args.get("env_kwargs")
+    return load_yaml(args_path).get("env_kwargs")
 
 
 def evaluate(
@@ -247,8 +255,7 @@ def record(
     args_file = run / _env_name(env_id) / "args.yml"
     train_seed = None
     if args_file.is_file():
-        with open(args_file) as f:
-            train_seed = yaml.load(f, Loader=yaml.UnsafeLoader).get("seed")
+        train_seed = load_yaml(args_file).get("seed")
     results = {
         # the keys huggingface_sb3 writes into a hub repository's results.json
         "mean_reward": float(np.mean(rewards)),

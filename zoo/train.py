@@ -6,7 +6,12 @@ Every rl-zoo3 ``train`` flag works (``-n``, ``--seed``, ``-f``, ``-tb``, ``--eva
 - our algorithms are registered in rl-zoo3 (``--algo dreamerv3``);
 - our ``zoo/hyperparams/<algo>.yml`` is the default ``--conf-file``;
 - after training, the final model is evaluated beside a uniformly random policy
-  (``--final-eval-episodes N``, 0 to skip) and the comparison is printed.
+  (``--final-eval-episodes N``, 0 to skip) and the comparison is printed;
+- crash-safe checkpoints (:mod:`dreamer_sb3.zoo.checkpoints`): ``--save-freq N`` also saves the replay with each model
+  checkpoint (``--no-checkpoint-replay`` to skip it), ``--checkpoint-minutes M`` keeps a ``latest.zip`` (+ replay)
+  every ``M`` minutes, every file is written atomically, and ``-i`` resumes the replay and the step count;
+- files are read without running code from them (:mod:`dreamer_sb3.zoo.safe_files`; ``--allow-pickle`` to trust
+  them).
 
 Example::
 
@@ -23,13 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from dreamer_sb3.common.safe_load import trust_pickled_files
 from dreamer_sb3.zoo._cli import argv_as, flag_value
+from dreamer_sb3.zoo.checkpoints import crash_safe_rl_zoo3
 from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
+from dreamer_sb3.zoo.safe_files import safe_run_files
 
 
 def _our_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--final-eval-episodes", type=int, default=10)
+    parser.add_argument("--no-checkpoint-replay", action="store_true")
+    parser.add_argument("--checkpoint-minutes", type=float, default=0.0)
+    parser.add_argument("--allow-pickle", action="store_true")
     ours, rest = parser.parse_known_args(argv)
     return ours, rest
 
@@ -82,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     from huggingface_sb3 import EnvironmentName
     from rl_zoo3.utils import get_latest_run_id
 
-    with argv_as(argv):
+    with (
+        trust_pickled_files(ours.allow_pickle),
+        safe_run_files(),
+        crash_safe_rl_zoo3(not ours.no_checkpoint_replay, ours.checkpoint_minutes),
+        argv_as(argv),
+    ):
         rl_zoo3.train.train()
 
     optimizing = "-optimize" in argv or "--optimize-hyperparameters" in argv
@@ -94,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     log_path = os.path.join(folder, algo)
     run_dir = os.path.join(log_path, f"{env_name}_{get_latest_run_id(log_path, env_name)}")
     model_path = os.path.join(run_dir, f"{env_name}.zip")
-    res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)
+    with trust_pickled_files(ours.allow_pickle):
+        res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)
     print(f"\n== Final evaluation on {env_id} ({res['episodes']} episodes, deterministic) ==")
     print("| policy    | mean return | std    |\n|-----------|-------------|--------|")
     print(f"| {algo:<9} | {res['agent_mean']:>11.1f} | {res['agent_std']:>6.1f} |")

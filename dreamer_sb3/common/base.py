@@ -33,6 +33,7 @@ from dreamer_sb3.common.metrics import RunningMeans
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch, SequenceReplay
 from dreamer_sb3.common.rssm import State
+from dreamer_sb3.common.safe_load import pickle_trusted, safe_custom_objects, space_to_json
 
 
 def cpu_has_native_bf16() -> bool:
@@ -185,6 +186,12 @@ class DreamerAlgorithm(BaseAlgorithm):
             )
         if self.compile:
             self.policy.compile_modules()
+        # the spaces as plain data, saved with the model so that load() rebuilds them without unpickling
+        with contextlib.suppress(TypeError):
+            self.space_specs = {
+                "observation_space": space_to_json(self.observation_space),
+                "action_space": space_to_json(self.action_space),
+            }
         self._update_credit = 0.0
         self._train_latent: tuple[State, th.Tensor] | None = None
         self._metrics = RunningMeans()
@@ -229,6 +236,39 @@ class DreamerAlgorithm(BaseAlgorithm):
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
+
+    @classmethod
+    def load(
+        cls: type[SelfDreamer],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        allow_pickle: bool = False,
+        **kwargs: Any,
+    ) -> SelfDreamer:
+        """Load a model saved with :meth:`save`, without running code from the file (see :mod:`dreamer_sb3.common.safe_load`).
+
+        SB3 unpickles a zip's ``:serialized:`` entries, which runs any code a crafted file carries. Here every such
+        entry of a Dreamer model is rebuilt from plain data instead; a file holding anything else is refused with
+        :class:`~dreamer_sb3.common.safe_load.UnsafeModelFileError`.
+
+        :param allow_pickle: unpickle as SB3 does (only for files you trust: a pickle can run arbitrary code)
+        :param kwargs: as SB3's ``load`` (attributes replaced after loading)
+        """
+        if not (allow_pickle or pickle_trusted()):
+            custom_objects = safe_custom_objects(path, cls, custom_objects, kwargs)
+        return super().load(
+            path,
+            env=env,
+            device=device,
+            custom_objects=custom_objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
+        )
 
     def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Save the replay buffer (only the filled part) so training can be resumed."""
