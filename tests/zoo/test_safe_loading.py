@@ -92,7 +92,7 @@ def test_crafted_run_folder_runs_no_code_through_the_zoo(tmp_path, marker):
     args = params / "args.yml"
     original_args = args.read_text()
     args.write_text(f"!!python/object/apply:builtins.open ['{marker}', 'w']\n")
-    with pytest.raises(UnsafeRunFileError, match="python/object/apply:builtins.open"):
+    with pytest.raises(UnsafeRunFileError, match=r"python/object/apply:builtins\.open"):
         make_eval_env(run, "CartPole-v1")
     assert not marker.exists()
     args.write_text(original_args)
@@ -111,7 +111,7 @@ def test_crafted_run_folder_runs_no_code_through_the_zoo(tmp_path, marker):
     # a pickled VecNormalize is not unpickled
     config.write_text("normalize: true\n")
     (params / "vecnormalize.pkl").write_bytes(pickle.dumps(_Payload(str(marker))))
-    with pytest.raises(UnsafeRunFileError, match="vecnormalize.pkl"):
+    with pytest.raises(UnsafeRunFileError, match=r"vecnormalize\.pkl"):
         make_eval_env(run, "CartPole-v1")
     assert not marker.exists()
     # trusting the folder restores rl-zoo3's behaviour (and the payload runs)
