@@ -140,8 +140,10 @@ def shipped_agents(folder: str | os.PathLike = AGENTS_DIR) -> list[dict[str, Any
     return agents
 
 
-def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: int = 1) -> Any:
+def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: int = 1, vec_env_cls: Any = None) -> Any:
     """The env rl-zoo3's ``enjoy`` builds for a run (its saved config, env kwargs and normalisation), not rendered.
+
+    :param vec_env_cls: the VecEnv class (default: rl-zoo3's, a ``SubprocVecEnv`` when ``n_envs > 1``)
 
     The run's files are read without running code from them (:func:`dreamer_sb3.zoo.safe_files.safe_run_files`).
     """
@@ -164,7 +166,7 @@ def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: in
             should_render=False,
             hyperparams=hyperparams,
             env_kwargs=env_kwargs,
-            vec_env_cls=ExperimentManager.default_vec_env_cls,
+            vec_env_cls=vec_env_cls or ExperimentManager.default_vec_env_cls,
         )
 
 

@@ -89,8 +89,9 @@ def openl_frames(
 def encode_gif(frames: np.ndarray, fps: int = OPENL_FPS) -> bytes:
     """An animated GIF of uint8 frames ``(T, C, H, W)`` (``C`` 1 or 3), looping forever.
 
-    Colour frames are mapped onto a fixed 6x7x6 colour cube (252 colours, computed in numpy): adaptive palettes cost
-    about a second per video on noisy frames, this costs milliseconds.
+    Colour frames are mapped to the nearest colour of a fixed 7x7x5 cube (245 colours, computed in numpy; each channel
+    has mid-grey as a level, so the error row is flat grey where model and truth agree): adaptive palettes cost about
+    a second per video on noisy frames, this costs milliseconds.
     """
     from PIL import Image
 
@@ -98,9 +99,9 @@ def encode_gif(frames: np.ndarray, fps: int = OPENL_FPS) -> bytes:
     if arr.shape[-1] == 1:
         images = [Image.fromarray(f[..., 0], mode="L") for f in arr]
     else:
-        levels = np.array([6, 7, 6])
-        q = (arr.astype(np.uint16) * levels // 256).astype(np.uint8)  # (T, H, W, 3) level per channel
-        index = q[..., 0] * 42 + q[..., 1] * 6 + q[..., 2]
+        levels = np.array([7, 7, 5])
+        q = np.rint(arr.astype(np.float32) * (levels - 1) / 255.0).astype(np.uint8)  # nearest level per channel
+        index = (q[..., 0].astype(np.int32) * levels[1] + q[..., 1]) * levels[2] + q[..., 2]
         r, g, b = np.meshgrid(*(np.round(np.arange(n) * 255 / (n - 1)) for n in levels), indexing="ij")
         palette = np.stack([r, g, b], -1).reshape(-1, 3).astype(np.uint8).tobytes()
         images = []

@@ -204,3 +204,13 @@ def test_log_settings_validated():
         cls("MlpPolicy", "Pendulum-v1", **dict(kwargs, log_every_updates=-1))
     with pytest.raises(ValueError, match="video_every_updates"):
         cls("MlpPolicy", "Pendulum-v1", **dict(kwargs, video_every_updates=1.5))
+
+
+def test_gif_colours_are_the_nearest_palette_entry():
+    frames = np.random.default_rng(0).integers(0, 256, (3, 3, 16, 16), dtype=np.uint8)
+    gif = Image.open(io.BytesIO(encode_gif(frames)))
+    assert gif.n_frames == 3
+    err = np.abs(np.asarray(gif.convert("RGB")).astype(int) - frames[0].transpose(1, 2, 0)).max(axis=(0, 1))
+    assert (err <= np.array([255 / 6, 255 / 6, 255 / 4]) / 2 + 1).all()
+    grey = Image.open(io.BytesIO(encode_gif(np.full((1, 3, 4, 4), 128, np.uint8))))
+    assert tuple(np.asarray(grey.convert("RGB"))[0, 0]) == (128, 128, 128)  # agreement shows as flat grey
