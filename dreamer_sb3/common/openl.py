@@ -59,8 +59,10 @@ def openl_frames(
     action, is_first = batch.action[:n].float(), batch.is_first[:n]
     was_training = wm.training
     wm.eval()
+    # the posterior samples draw from torch's RNG: fork it, so that a video never changes the training's random stream
+    devices = [model.device] if model.device.type == "cuda" else []
     try:
-        with model.autocast():
+        with th.random.fork_rng(devices=devices), model.autocast():
             embed = wm.encoder({k: v[:, :context] for k, v in obs.items()}, batch_dims=2)
             post, _, _ = wm.rssm.observe(embed, action[:, :context], is_first[:, :context])
             start = type(post)(post.deter[:, -1], post.stoch[:, -1])
