@@ -257,6 +257,13 @@ def safe_custom_objects(
             rebuilt = None
         elif key in ("ep_info_buffer", "ep_success_buffer"):
             rebuilt = deque(maxlen=window)
+        if rebuilt is _UNSET and key == "policy_class" and str(value.get("__module__", "")) not in policies:
+            raise UnsafeModelFileError(
+                f"The model file {name} holds a policy class from {value.get('__module__')!r}, which {algorithm.__name__} "
+                f"does not use (its policies come from {sorted(policies)}): the file was written by another algorithm; "
+                "load it with that algorithm's class. Unpickling its policy class would run code from the file; pass "
+                "allow_pickle=True only if you trust it."
+            )
         if rebuilt is _UNSET:
             raise UnsafeModelFileError(
                 f"The model file {name} holds a pickled object under {key!r} ({value.get(':type:', 'unknown type')}) that "

@@ -120,6 +120,12 @@ def test_crafted_run_folder_runs_no_code_through_the_zoo(tmp_path, marker):
     assert marker.exists()
 
 
+def test_another_algorithms_zip_is_named_not_unpickled():
+    planet = next((AGENTS_DIR / "planet" / "CartPole-v1_1").glob("CartPole-v1.zip"))
+    with pytest.raises(UnsafeModelFileError, match=r"dreamer_sb3\.planet\.planet.*another algorithm"):
+        DreamerV3.load(planet)
+
+
 def test_zoo_loader_reads_what_rl_zoo3_writes():
     data = collections.OrderedDict([("a", 1), ("b", (1, "x")), ("c", {"d": [1.5, None]})])
     text = yaml.dump(data)
