@@ -241,7 +241,7 @@ def record(
     run = run_dir(algo, env_id, exp_id, folder)
     path = model_path(algo, env_id, exp_id, folder, best=best)
     if strip:
-        extra = [*run.glob("rl_model_*_steps.zip"), *run.glob("*replay_buffer*.pkl")]
+        extra = [*run.glob("rl_model_*_steps.zip"), *run.glob("latest.zip"), *run.glob("*replay_buffer*.pkl")]
         if not best:
             extra.append(run / BEST_MODEL)
         for p in extra:

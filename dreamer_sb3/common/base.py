@@ -245,25 +245,6 @@ class DreamerAlgorithm(BaseAlgorithm):
         self._settings_version = SETTINGS_VERSION
         super().save(path, exclude=exclude, include=include)
 
-    @classmethod
-    def load(
-        cls: type[SelfDreamer],
-        path: str | pathlib.Path | io.BufferedIOBase,
-        env: GymEnv | None = None,
-        device: th.device | str = "auto",
-        custom_objects: dict[str, Any] | None = None,
-        print_system_info: bool = False,
-        force_reset: bool = True,
-        **kwargs: Any,
-    ) -> SelfDreamer:
-        """SB3's ``load``; a file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives
-        from its saved arguments (:meth:`_upgrade_settings`), so training continues as it was configured."""
-        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
-        if getattr(model, "_settings_version", 0) < SETTINGS_VERSION:
-            model._upgrade_settings()
-            model._settings_version = SETTINGS_VERSION
-        return model
-
     def _upgrade_settings(self) -> None:
         """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
 
@@ -291,20 +272,19 @@ class DreamerAlgorithm(BaseAlgorithm):
         entry of a Dreamer model is rebuilt from plain data instead; a file holding anything else is refused with
         :class:`~dreamer_sb3.common.safe_load.UnsafeModelFileError`.
 
+        A file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives from its saved
+        arguments (:meth:`_upgrade_settings`), so training continues as it was configured.
+
         :param allow_pickle: unpickle as SB3 does (only for files you trust: a pickle can run arbitrary code)
         :param kwargs: as SB3's ``load`` (attributes replaced after loading)
         """
         if not (allow_pickle or pickle_trusted()):
             custom_objects = safe_custom_objects(path, cls, custom_objects, kwargs)
-        return super().load(
-            path,
-            env=env,
-            device=device,
-            custom_objects=custom_objects,
-            print_system_info=print_system_info,
-            force_reset=force_reset,
-            **kwargs,
-        )
+        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        if getattr(model, "_settings_version", 0) < SETTINGS_VERSION:
+            model._upgrade_settings()
+            model._settings_version = SETTINGS_VERSION
+        return model
 
     def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Save the replay buffer (only the filled part) so training can be resumed."""
