@@ -92,3 +92,18 @@ def test_kill_9_then_resume_restores_replay_and_step_count(tmp_path, capsys):
     assert model._n_updates == updates + 10
     # the resumed replay holds the checkpoint's steps, then the reset observation and the 40 new steps
     assert len(SequenceReplay.load(resumed / "replay_buffer.pkl")) == stored + 1 + 40
+
+
+def test_latest_checkpoint_every_few_minutes(tmp_path):
+    from dreamer_sb3.zoo.checkpoints import LatestCheckpointCallback
+
+    cls, kwargs = ALGOS["dreamerv3"]
+    model = cls("MlpPolicy", "Pendulum-v1", **dict(kwargs, learning_starts=10), seed=0)
+    cb = LatestCheckpointCallback(minutes=1e-9, save_path=str(tmp_path))  # due at every step
+    model.learn(12, callback=cb)
+    saved = cls.load(tmp_path / "latest.zip")
+    assert saved.num_timesteps == 12
+    assert len(SequenceReplay.load(tmp_path / "latest_replay_buffer.pkl")) == 12  # reset + 11 stored before the save
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.zip", "latest_replay_buffer.pkl"]
+    with pytest.raises(ValueError, match="positive"):
+        LatestCheckpointCallback(minutes=0, save_path=str(tmp_path))
