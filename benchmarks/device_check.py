@@ -92,8 +92,8 @@ def check_one(algo: str, obs_kind: str, device: str, steps: int) -> dict[str, An
         problems.append(f"{off} tensors not on {target.type}")
     if model._n_updates == 0:
         problems.append("no update ran")
-    # the metrics of every update since the last log dump (detached tensors on the device)
-    metrics = [(k, float(v)) for m in model._metrics for k, v in m.items()]
+    # the latest update's metrics and the means of the latest log dump (learn() dumps at its end)
+    metrics = [(k, float(v)) for k, v in model._metrics.last.items()] + list(model._metrics.last_means.items())
     if not metrics:
         problems.append("no training metrics recorded")
     nonfinite = sorted({k for k, v in metrics if not math.isfinite(v)})

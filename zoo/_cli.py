@@ -44,15 +44,21 @@ def argv_as(argv: Sequence[str]) -> Iterator[None]:
 def run_rl_zoo3_script(module: str, argv: Sequence[str]) -> None:
     """Run one of rl-zoo3's ``python -m rl_zoo3.<script>`` modules on ``argv`` with our algorithms registered.
 
+    The run folders it reads are read without running code from them unless ``argv`` holds ``--allow-pickle``
+    (see :mod:`dreamer_sb3.zoo.safe_files`).
+
     :param module: e.g. ``"rl_zoo3.load_from_hub"``
     :param argv: its command-line arguments
     """
     import runpy
 
+    from dreamer_sb3.common.safe_load import trust_pickled_files
     from dreamer_sb3.zoo.registry import register_in_rl_zoo3
+    from dreamer_sb3.zoo.safe_files import pop_allow_pickle, safe_run_files
 
     register_in_rl_zoo3()
-    with argv_as(argv):
+    argv, allow_pickle = pop_allow_pickle(list(argv))
+    with trust_pickled_files(allow_pickle), safe_run_files(), argv_as(argv):
         runpy.run_module(module, run_name="__main__", alter_sys=False)
 
 

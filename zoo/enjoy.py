@@ -5,6 +5,8 @@ Every rl-zoo3 ``enjoy`` flag works (``--load-best``, ``--load-checkpoint N``, ``
 module adds:
 
 - our algorithms are registered in rl-zoo3 (``--algo dreamerv3``);
+- the run folder and model are read without running code from them (``--allow-pickle`` for files you trust, see
+  :mod:`dreamer_sb3.zoo.safe_files`);
 - without ``-f/--folder`` the agents shipped with the package (``zoo/agents`` in the repository) are used, so
   ``python -m dreamer_sb3.zoo.enjoy --algo dreamerv3 --env CartPole-v1`` runs the pretrained agent offline;
 - without ``--load-best`` / ``--load-checkpoint`` / ``--load-last-checkpoint``, a run whose ``results.json``
@@ -30,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from dreamer_sb3.common.safe_load import trust_pickled_files
 from dreamer_sb3.zoo._cli import argv_as, has_flag, with_recorded_model
 from dreamer_sb3.zoo.registry import AGENTS_DIR, register_in_rl_zoo3
+from dreamer_sb3.zoo.safe_files import pop_allow_pickle, safe_run_files
 
 
 def _env_unit_rewards(venv: Any) -> Any:
@@ -73,14 +77,14 @@ def _printing_env_units() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m dreamer_sb3.zoo.enjoy [rl-zoo3 enjoy flags]``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, allow_pickle = pop_allow_pickle(list(sys.argv[1:] if argv is None else argv))
     register_in_rl_zoo3()
     if not has_flag(argv, "-f", "--folder"):
         argv += ["-f", str(AGENTS_DIR)]
     argv = with_recorded_model(argv)
     import rl_zoo3.enjoy
 
-    with argv_as(argv), _printing_env_units():
+    with trust_pickled_files(allow_pickle), safe_run_files(), argv_as(argv), _printing_env_units():
         rl_zoo3.enjoy.enjoy()
 
 

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from dreamer_sb3.zoo.registry import AGENTS_DIR, ALGORITHMS, algorithm_class
+from dreamer_sb3.zoo.safe_files import load_yaml, safe_run_files
 
 RESULTS_FILE = "results.json"
 BEST_MODEL = "best_model.zip"
@@ -107,6 +108,7 @@ def load_pretrained(
     return_env: bool = False,
     seed: int = 0,
     n_envs: int = 1,
+    allow_pickle: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Load a trained agent from the zoo layout, offline, optionally with the env it was trained on.
@@ -122,6 +124,10 @@ def load_pretrained(
     When you pass your own ``env``, it is checked against the training wrappers (see :func:`check_env_wrappers`)
     and a warning names what is missing.
 
+    The model zip is read without unpickling anything (see :meth:`DreamerAlgorithm.load`); a file that holds pickled
+    objects beyond what a Dreamer model needs is refused unless ``allow_pickle=True``. SB3 zips from untrusted sources
+    can run code when unpickled: pass ``allow_pickle`` only for files you trust.
+
     :param algo: zoo algorithm name, e.g. ``"dreamerv3"``
     :param env_id: gymnasium id, e.g. ``"CartPole-v1"`` or ``"dreamer_sb3/CartPole-pixels-v0"``
     :param exp_id: run number (0: the latest)
@@ -133,6 +139,7 @@ def load_pretrained(
     :param return_env: also build and return the evaluation env (``(model, env)``); the model is attached to it
     :param seed: with ``return_env``: the env's seed
     :param n_envs: with ``return_env``: number of envs in the ``VecEnv``
+    :param allow_pickle: unpickle the zip's pickled entries as SB3 does (only for files you trust)
     :param kwargs: forwarded to ``Algorithm.load``
     :return: the model, or ``(model, env)`` with ``return_env=True``
     """
@@ -144,7 +151,7 @@ def load_pretrained(
         env = make_eval_env(run, env_id, seed=seed, n_envs=n_envs)
     elif env is not None:
         check_env_wrappers(run, env_id, env)
-    model = algorithm_class(algo).load(path, env=env, device=device, **kwargs)
+    model = algorithm_class(algo).load(path, env=env, device=device, allow_pickle=allow_pickle, **kwargs)
     return (model, env) if return_env else model
 
 
@@ -155,13 +162,10 @@ def training_wrappers(run: str | os.PathLike, env_id: str) -> list[tuple[str, di
     :param env_id: its env id
     :return: ``(dotted class path, keyword arguments)`` per wrapper
     """
-    import yaml
-
     config = pathlib.Path(run) / _env_name(env_id) / "config.yml"
     if not config.is_file():
         return []
-    with open(config) as f:
-        hyperparams = dict(yaml.load(f, Loader=yaml.UnsafeLoader))
+    hyperparams = dict(load_yaml(config))
     spec = hyperparams.get("env_wrapper")
     if spec is None:
         return []
@@ -270,39 +274,41 @@ def shipped_agents(folder: str | os.PathLike = AGENTS_DIR) -> list[dict[str, Any
     return agents
 
 
-def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: int = 1) -> Any:
-    """The env rl-zoo3's ``enjoy`` builds for a run (its saved config, env kwargs and normalisation), not rendered."""
+def make_eval_env(run: str | os.PathLike, env_id: str, seed: int = 0, n_envs: int = 1, vec_env_cls: Any = None) -> Any:
+    """The env rl-zoo3's ``enjoy`` builds for a run (its saved config, env kwargs and normalisation), not rendered.
+
+    :param vec_env_cls: the VecEnv class (default: rl-zoo3's, a ``SubprocVecEnv`` when ``n_envs > 1``)
+
+    The run's files are read without running code from them (:func:`dreamer_sb3.zoo.safe_files.safe_run_files`).
+    """
     from rl_zoo3 import create_test_env, get_saved_hyperparams
     from rl_zoo3.exp_manager import ExperimentManager
 
-    stats_path = os.path.join(run, _env_name(env_id))
-    hyperparams, maybe_stats_path = get_saved_hyperparams(stats_path, test_mode=True)
-    env_kwargs = hyperparams.pop("env_kwargs", None) or {}
-    saved_kwargs = _saved_env_kwargs(run, env_id)
-    if saved_kwargs is not None:
-        env_kwargs = saved_kwargs
-    return create_test_env(
-        env_id,
-        n_envs=n_envs,
-        stats_path=maybe_stats_path,
-        seed=seed,
-        log_dir=None,
-        should_render=False,
-        hyperparams=hyperparams,
-        env_kwargs=env_kwargs,
-        vec_env_cls=ExperimentManager.default_vec_env_cls,
-    )
+    with safe_run_files():
+        stats_path = os.path.join(run, _env_name(env_id))
+        hyperparams, maybe_stats_path = get_saved_hyperparams(stats_path, test_mode=True)
+        env_kwargs = hyperparams.pop("env_kwargs", None) or {}
+        saved_kwargs = _saved_env_kwargs(run, env_id)
+        if saved_kwargs is not None:
+            env_kwargs = saved_kwargs
+        return create_test_env(
+            env_id,
+            n_envs=n_envs,
+            stats_path=maybe_stats_path,
+            seed=seed,
+            log_dir=None,
+            should_render=False,
+            hyperparams=hyperparams,
+            env_kwargs=env_kwargs,
+            vec_env_cls=vec_env_cls or ExperimentManager.default_vec_env_cls,
+        )
 
 
 def _saved_env_kwargs(run: str | os.PathLike, env_id: str) -> dict[str, Any] | None:
-    import yaml
-
     args_path = pathlib.Path(run) / _env_name(env_id) / "args.yml"
     if not args_path.is_file():
         return None
-    with open(args_path) as f:
-        args = yaml.load(f, Loader=yaml.UnsafeLoader)
-    return args.get("env_kwargs")
+    return load_yaml(args_path).get("env_kwargs")
 
 
 def evaluate(
@@ -369,7 +375,7 @@ def record(
     run = run_dir(algo, env_id, exp_id, folder)
     path = model_path(algo, env_id, exp_id, folder, best=best)
     if strip:
-        extra = [*run.glob("rl_model_*_steps.zip"), *run.glob("*replay_buffer*.pkl")]
+        extra = [*run.glob("rl_model_*_steps.zip"), *run.glob("latest.zip"), *run.glob("*replay_buffer*.pkl")]
         if not best:
             extra.append(run / BEST_MODEL)
         for p in extra:
@@ -385,8 +391,7 @@ def record(
     args_file = run / _env_name(env_id) / "args.yml"
     train_seed = None
     if args_file.is_file():
-        with open(args_file) as f:
-            train_seed = yaml.load(f, Loader=yaml.UnsafeLoader).get("seed")
+        train_seed = load_yaml(args_file).get("seed")
     results = {
         # the keys huggingface_sb3 writes into a hub repository's results.json
         "mean_reward": float(np.mean(rewards)),

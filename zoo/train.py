@@ -9,6 +9,11 @@ Every rl-zoo3 ``train`` flag works (``-n``, ``--seed``, ``-f``, ``-tb``, ``--eva
   (``--final-eval-episodes N``, 0 to skip) and the comparison is printed;
 - with ``-optimize``: hyperparameters given with ``-params`` stay fixed, ``--max-model-size tiny`` and
   ``--max-train-ratio N`` narrow the search space (CPU-sized trials; see :mod:`dreamer_sb3.zoo.hyperparams_opt`).
+- crash-safe checkpoints (:mod:`dreamer_sb3.zoo.checkpoints`): ``--save-freq N`` also saves the replay with each model
+  checkpoint (``--no-checkpoint-replay`` to skip it), ``--checkpoint-minutes M`` keeps a ``latest.zip`` (+ replay)
+  every ``M`` minutes, every file is written atomically, and ``-i`` resumes the replay and the step count;
+- files are read without running code from them (:mod:`dreamer_sb3.zoo.safe_files`; ``--allow-pickle`` to trust
+  them).
 
 ``--help`` lists rl-zoo3's flags, then these.
 
@@ -27,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from dreamer_sb3.common.safe_load import trust_pickled_files
 from dreamer_sb3.zoo._cli import argv_as, flag_value
+from dreamer_sb3.zoo.checkpoints import crash_safe_rl_zoo3
 from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
+from dreamer_sb3.zoo.safe_files import safe_run_files
 
 
 def _our_parser() -> argparse.ArgumentParser:
@@ -54,6 +62,22 @@ def _our_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="with -optimize: the largest train ratio the search may sample (default: every value of the search space)",
+    )
+    group.add_argument(
+        "--no-checkpoint-replay",
+        action="store_true",
+        help="do not save the replay with each --save-freq checkpoint (by default it is, so -i resumes it after a crash)",
+    )
+    group.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=0.0,
+        help="also keep a latest.zip (+ its replay) every this many minutes of wall-clock time (0: off) (default: 0)",
+    )
+    group.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="unpickle model zips and run files as SB3 / rl-zoo3 do (only for files you trust: pickles can run code)",
     )
     return parser
 
@@ -158,7 +182,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             max_train_ratio=ours.max_train_ratio,
             base_policy_kwargs=_entry_policy_kwargs(argv),
         )
-    with argv_as(argv):
+    with (
+        trust_pickled_files(ours.allow_pickle),
+        safe_run_files(),
+        crash_safe_rl_zoo3(not ours.no_checkpoint_replay, ours.checkpoint_minutes),
+        argv_as(argv),
+    ):
         try:
             rl_zoo3.train.train()
         except SystemExit:
@@ -174,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     log_path = os.path.join(folder, algo)
     run_dir = os.path.join(log_path, f"{env_name}_{get_latest_run_id(log_path, env_name)}")
     model_path = os.path.join(run_dir, f"{env_name}.zip")
-    res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)
+    with trust_pickled_files(ours.allow_pickle):
+        res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)
     print(f"\n== Final evaluation on {env_id} ({res['episodes']} episodes, deterministic) ==")
     print("| policy    | mean return | std    |\n|-----------|-------------|--------|")
     print(f"| {algo:<9} | {res['agent_mean']:>11.1f} | {res['agent_std']:>6.1f} |")

@@ -125,6 +125,7 @@ class ActorCriticDreamer(DreamerAlgorithm):
                 value = value_net(traj.feat).mean
             ret = lambda_returns(traj.reward, value, traj.discount, self.gae_lambda)
             actor_loss, actor_metrics = self._actor_loss(traj, ret, value)
+        actor_metrics["value_mean"] = value.detach().float().mean()  # the critic on imagined states
         actor_metrics["actor_grad_norm"] = self._gradient_step(
             p.actor_optimizer, actor_loss, actor.parameters(), self.ac_grad_clip
         )

@@ -29,9 +29,11 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import obs_as_tensor, safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
+from dreamer_sb3.common.metrics import RunningMeans
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch, SequenceReplay
 from dreamer_sb3.common.rssm import State
+from dreamer_sb3.common.safe_load import pickle_trusted, safe_custom_objects, space_to_json
 
 
 def cpu_has_native_bf16() -> bool:
@@ -77,6 +79,10 @@ class DreamerAlgorithm(BaseAlgorithm):
     :param compile: ``torch.compile`` the networks in place (see :meth:`DreamerPolicy.compile_modules`)
     :param policy_kwargs: architecture and head options for :class:`DreamerPolicy`; they win over
         the algorithm's defaults and over what it derives from its own arguments
+    :param log_every_updates: also dump the logs (``train/*`` means since the last dump, rollout and time) every this
+        many updates, whether or not episodes end (0: only every ``log_interval`` episodes and at the end of ``learn``)
+    :param video_every_updates: with a TensorBoard logger and image observations, write an open-loop video prediction
+        of the world model (``train/openl_<key>``, see :mod:`dreamer_sb3.common.openl`) every this many updates (0: never)
     :param stats_window_size: episodes averaged for rollout logging
     :param tensorboard_log: TensorBoard log folder
     :param verbose: 0 silent, 1 info, 2 debug
@@ -113,6 +119,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         precision: Precision = "fp32",
         compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
+        log_every_updates: int = 100,
+        video_every_updates: int = 1000,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -148,6 +156,11 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.model_loss_scales = dict(model_loss_scales or {})
         self.precision = precision
         self.compile = compile
+        for name, value in (("log_every_updates", log_every_updates), ("video_every_updates", video_every_updates)):
+            if int(value) != value or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer (0 disables it), got {value!r}")
+        self.log_every_updates = int(log_every_updates)
+        self.video_every_updates = int(video_every_updates)
         self.replay_buffer = None
 
     # ------------------------------------------------------------------ setup
@@ -177,10 +190,17 @@ class DreamerAlgorithm(BaseAlgorithm):
             )
         if self.compile:
             self.policy.compile_modules()
+        # the spaces as plain data, saved with the model so that load() rebuilds them without unpickling
+        with contextlib.suppress(TypeError):
+            self.space_specs = {
+                "observation_space": space_to_json(self.observation_space),
+                "action_space": space_to_json(self.action_space),
+            }
         self._update_credit = 0.0
         self._train_latent: tuple[State, th.Tensor] | None = None
-        self._metrics: list[dict[str, th.Tensor]] = []
+        self._metrics = RunningMeans()
         self._n_updates = getattr(self, "_n_updates", 0)
+        self._dump_mark = (self.num_timesteps, self._n_updates)
         if self.env is not None:
             self._check_obs_shapes()
             self.replay_buffer = self._make_replay()
@@ -194,7 +214,9 @@ class DreamerAlgorithm(BaseAlgorithm):
         }
 
     def _make_replay(self) -> SequenceReplay:
-        return SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
+        replay = SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
+        replay.warn_if_too_large(stacklevel=4)
+        return replay
 
     def _check_obs_shapes(self) -> None:
         """Clear error when the env's observations do not match its declared space."""
@@ -223,6 +245,15 @@ class DreamerAlgorithm(BaseAlgorithm):
         self._settings_version = SETTINGS_VERSION
         super().save(path, exclude=exclude, include=include)
 
+    def _upgrade_settings(self) -> None:
+        """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_train_latent", "_metrics", "_dump_mark"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
+
     @classmethod
     def load(
         cls: type[SelfDreamer],
@@ -232,24 +263,28 @@ class DreamerAlgorithm(BaseAlgorithm):
         custom_objects: dict[str, Any] | None = None,
         print_system_info: bool = False,
         force_reset: bool = True,
+        allow_pickle: bool = False,
         **kwargs: Any,
     ) -> SelfDreamer:
-        """SB3's ``load``; a file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives
-        from its saved arguments (:meth:`_upgrade_settings`), so training continues as it was configured."""
+        """Load a model saved with :meth:`save`, without running code from the file (see :mod:`dreamer_sb3.common.safe_load`).
+
+        SB3 unpickles a zip's ``:serialized:`` entries, which runs any code a crafted file carries. Here every such
+        entry of a Dreamer model is rebuilt from plain data instead; a file holding anything else is refused with
+        :class:`~dreamer_sb3.common.safe_load.UnsafeModelFileError`.
+
+        A file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives from its saved
+        arguments (:meth:`_upgrade_settings`), so training continues as it was configured.
+
+        :param allow_pickle: unpickle as SB3 does (only for files you trust: a pickle can run arbitrary code)
+        :param kwargs: as SB3's ``load`` (attributes replaced after loading)
+        """
+        if not (allow_pickle or pickle_trusted()):
+            custom_objects = safe_custom_objects(path, cls, custom_objects, kwargs)
         model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
         if getattr(model, "_settings_version", 0) < SETTINGS_VERSION:
             model._upgrade_settings()
             model._settings_version = SETTINGS_VERSION
         return model
-
-    def _upgrade_settings(self) -> None:
-        """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
-
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_train_latent", "_metrics"]
-
-    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
-        return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
 
     def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Save the replay buffer (only the filled part) so training can be resumed."""
@@ -348,19 +383,27 @@ class DreamerAlgorithm(BaseAlgorithm):
         self: SelfDreamer,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int = 4,
-        tb_log_name: str = "run",
+        log_interval: int | None = 4,
+        tb_log_name: str | None = None,
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfDreamer:
         """Collect experience and train for ``total_timesteps`` env steps (summed over envs).
 
-        :param log_interval: dump logs every ``log_interval`` finished episodes
+        As SB3's off-policy loop with ``train_freq=1``: each env step is one rollout (``callback.on_rollout_start``,
+        ``on_step``, ``on_rollout_end``), then the updates the train ratio owes.
+
+        :param log_interval: dump logs every ``log_interval`` finished episodes (``None``: not by episodes); logs are
+            also dumped every ``log_every_updates`` updates and once at the end
+        :param tb_log_name: TensorBoard run name (default: the class name, so runs are ``DreamerV3_1``, ... as SB3's
+            ``PPO_1``)
         """
         previous_obs = self._last_obs
+        tb_log_name = tb_log_name or type(self).__name__
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
+        self._dump_mark = (self.num_timesteps, self._n_updates)
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
         if self._last_obs is not previous_obs:  # the env was reset by _setup_learn
@@ -370,11 +413,13 @@ class DreamerAlgorithm(BaseAlgorithm):
         assert self.env is not None
         episodes_since_dump = 0
         while self.num_timesteps < total_timesteps:
+            callback.on_rollout_start()
             env_actions, model_actions = self._sample_actions()
             new_obs, rewards, dones, infos = self.env.step(env_actions)
             self.num_timesteps += self.env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
+                callback.on_rollout_end()
                 break
             self._update_info_buffer(infos, dones)
             self._store_transition(new_obs, model_actions, rewards, dones, infos)
@@ -384,11 +429,15 @@ class DreamerAlgorithm(BaseAlgorithm):
             n_done = int(np.sum(dones))
             self._episode_num += n_done
             episodes_since_dump += n_done
+            callback.on_rollout_end()
             if self.num_timesteps >= self.learning_starts:
                 self._train_owed()
-            if log_interval is not None and episodes_since_dump >= log_interval:
+            updates_due = self.log_every_updates > 0 and self._n_updates - self._dump_mark[1] >= self.log_every_updates
+            if updates_due or (log_interval is not None and episodes_since_dump >= log_interval):
                 self.dump_logs()
                 episodes_since_dump = 0
+        if self.num_timesteps > self._dump_mark[0] or self._n_updates > self._dump_mark[1]:
+            self.dump_logs()  # the final dump: a short run still logs its train/* means
         callback.on_training_end()
         return self
 
@@ -411,8 +460,16 @@ class DreamerAlgorithm(BaseAlgorithm):
             batch = self.replay_buffer.sample(self.batch_size, self.batch_length).to_torch(self.device)
             metrics = self.train_step(batch)
             self._n_updates += 1
-            self._metrics.append(metrics)
+            self._metrics.add(metrics)
+            if self.video_every_updates > 0 and self._n_updates % self.video_every_updates == 0:
+                self._record_openl_video(batch)
         self.policy.set_training_mode(False)
+
+    def _record_openl_video(self, batch: SequenceBatch) -> None:
+        """Record the world model's open-loop prediction on ``batch`` as a TensorBoard video (when one is logged)."""
+        from dreamer_sb3.common.openl import record_openl
+
+        record_openl(self, batch)
 
     @abstractmethod
     def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:
@@ -465,21 +522,30 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         if self.ep_success_buffer:
             self.logger.record("rollout/success_rate", safe_mean(self.ep_success_buffer))
-        if self._metrics:
-            keys = self._metrics[0].keys()
-            means = th.stack([th.stack([m[k].float() for k in keys]) for m in self._metrics]).mean(0).cpu().numpy()
-            for k, v in zip(keys, means):
-                self.logger.record(f"train/{k}", float(v))
-            self._metrics = []
+        for k, v in self._metrics.pop_means().items():
+            self.logger.record(f"train/{k}", v)
+        self._record_progress()
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
+
+    def _record_progress(self) -> None:
+        """Replay size, the train ratio achieved since the last dump and every optimizer's learning rate."""
+        steps, updates = self.num_timesteps - self._dump_mark[0], self._n_updates - self._dump_mark[1]
+        self._dump_mark = (self.num_timesteps, self._n_updates)
+        if self.replay_buffer is not None:
+            self.logger.record("train/replay_size", len(self.replay_buffer))
+        if steps > 0 and self.num_timesteps > self.learning_starts:
+            self.logger.record("train/train_ratio", updates * self.batch_size * self.batch_length / steps)
+        for name in self.policy.optimizer_names():
+            lr = getattr(self.policy, name).param_groups[0]["lr"]
+            self.logger.record(f"train/{name.removesuffix('_optimizer')}_lr", float(lr))
 
     def _setup_learn(
         self,
         total_timesteps: int,
         callback: MaybeCallback = None,
         reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
+        tb_log_name: str = "DreamerAlgorithm",
         progress_bar: bool = False,
     ) -> tuple[int, BaseCallback]:
         if self.env is None:

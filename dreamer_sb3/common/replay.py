@@ -13,6 +13,7 @@ import io
 import json
 import os
 import pathlib
+import warnings
 import zipfile
 from typing import Any, NamedTuple
 
@@ -85,6 +86,34 @@ class SequenceReplay:
         self.pos = np.zeros(n_envs, dtype=np.int64)
         self.full = np.zeros(n_envs, dtype=bool)
         self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def required_bytes(capacity: int, obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]], action_dim: int) -> int:
+        """Bytes a full buffer of ``capacity`` steps occupies (observations, action, reward and the two flags)."""
+        step = sum(int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize for s, d in obs_shapes.values())
+        step += 4 * action_dim + 4 + 2
+        return int(capacity) * step
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this buffer occupies once full."""
+        return self.required_bytes(self.capacity_per_env * self.n_envs, self.obs_shapes, self.action_dim)
+
+    def warn_if_too_large(self, stacklevel: int = 2) -> None:
+        """Warn (as SB3's ``ReplayBuffer`` does) when the full buffer would not fit in the memory available now.
+
+        The arrays are allocated lazily (pages are mapped as steps arrive), so the shortage shows only once the
+        buffer fills: then the process swaps or is killed by the OOM killer.
+        """
+        available = available_memory()
+        if available is not None and self.nbytes > available:
+            warnings.warn(
+                "This system does not have apparently enough memory to store the complete replay buffer: "
+                f"{self.nbytes / 1e9:.2f} GB needed once full > {available / 1e9:.2f} GB available. "
+                "Reduce `buffer_size` (it is counted in env steps; image observations take their full size per step).",
+                UserWarning,
+                stacklevel=stacklevel + 1,
+            )
 
     # ------------------------------------------------------------------ adding
     def add(
@@ -195,29 +224,106 @@ class SequenceReplay:
             meta = data["meta"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
             raise ValueError(f"Cannot read replay buffer from {path!r}: not a dreamer-sb3 replay file or corrupt ({e})") from e
+        with data:
+            try:
+                return cls._from_npz(data, meta, path, obs_shapes, capacity)
+            except KeyError as e:
+                raise ValueError(f"Cannot read replay buffer from {path!r}: it has no entry {e}") from e
+
+    @classmethod
+    def _from_npz(
+        cls, data: Any, meta: np.ndarray, path: Any, obs_shapes: dict | None, capacity: int | None
+    ) -> SequenceReplay:
         version, n_envs, cap, action_dim = (int(x) for x in meta)
         if version != FORMAT_VERSION:
             raise ValueError(f"Replay file {path!r} has format version {version}, expected {FORMAT_VERSION}")
-        saved_shapes = {k[4:]: (data[k].shape[2:], data[k].dtype) for k in data.files if k.startswith("obs.")}
+        headers = {k: _npy_header(data.zip, f"{k}.npy") for k in data.files}
+        saved_shapes = {k[4:]: (shape[2:], dtype) for k, (shape, dtype) in headers.items() if k.startswith("obs.")}
         if obs_shapes is not None:
             expected = {k: (tuple(s), np.dtype(d)) for k, (s, d) in obs_shapes.items()}
             got = {k: (tuple(s), np.dtype(d)) for k, (s, d) in saved_shapes.items()}
             if expected != got:
                 raise ValueError(f"Replay file {path!r} holds observations {got}, but the model expects {expected}")
-        used = data["action"].shape[1]
+        used = headers["action"][0][1]
         new_cap = cap if capacity is None else int(np.ceil(capacity / n_envs))
         if new_cap < used:
             raise ValueError(f"Capacity {capacity} is smaller than the {used * n_envs} steps stored in {path!r}")
-        buf = cls(new_cap * n_envs, n_envs, saved_shapes, action_dim)
-        for k in buf.obs:
-            buf.obs[k][:, :used] = data[f"obs.{k}"]
-        buf.action[:, :used] = data["action"]
-        buf.reward[:, :used] = data["reward"]
-        buf.is_first[:, :used] = data["is_first"]
-        buf.is_terminal[:, :used] = data["is_terminal"]
-        buf.pos[:] = data["pos"]
-        buf.full[:] = data["full"]
-        if new_cap != cap and buf.full.any():
+        pos, full = data["pos"], data["full"]
+        if new_cap != cap and full.any():
             raise ValueError("Cannot change the capacity of a replay buffer that has wrapped around")
+        buf = cls(new_cap * n_envs, n_envs, saved_shapes, action_dim)
+        buf.warn_if_too_large(stacklevel=3)
+        targets = {f"obs.{k}": v for k, v in buf.obs.items()}
+        targets.update(action=buf.action, reward=buf.reward, is_first=buf.is_first, is_terminal=buf.is_terminal)
+        try:
+            for key, target in targets.items():
+                _stream_into(data.zip, f"{key}.npy", target[:, :used])
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"Cannot read replay buffer from {path!r}: corrupt {key!r} ({e})") from e
+        buf.pos[:] = pos
+        buf.full[:] = full
         buf.rng.bit_generator.state = json.loads(bytes(data["rng_state"]).decode())
         return buf
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (psutil when installed, else Linux's ``MemAvailable``)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+#: bytes read at a time when streaming a stored array into the buffer
+_CHUNK_BYTES = 1 << 20
+
+
+def _npy_header(archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of an ``.npy`` member, read from its header only."""
+    with archive.open(member) as f:
+        shape, _, dtype = _read_header(f)
+    return shape, dtype
+
+
+def _read_header(f: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    major, _ = np.lib.format.read_magic(f)
+    if major == 1:
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not allowed in a replay file")
+    return tuple(shape), fortran, dtype
+
+
+def _stream_into(archive: zipfile.ZipFile, member: str, target: np.ndarray) -> None:
+    """Copy an ``.npy`` member of ``archive`` into ``target`` (a view into the ring) a few MB at a time.
+
+    The member is decompressed as a stream, so loading never holds a second full copy of the replay in memory.
+    """
+    with archive.open(member) as f:
+        shape, fortran, dtype = _read_header(f)
+        if shape != target.shape or fortran:
+            raise ValueError(f"{member} holds shape {shape} (fortran order: {fortran}), expected {target.shape}")
+        item = dtype.itemsize
+        per_chunk = max(1, _CHUNK_BYTES // max(item, 1))
+        for row in range(target.shape[0]):
+            dst = target[row].reshape(-1)  # one env's steps are contiguous in the ring: a view, not a copy
+            done = 0
+            while done < dst.size:
+                n = min(per_chunk, dst.size - done)
+                raw = f.read(n * item)
+                if len(raw) != n * item:
+                    raise ValueError(f"{member} is truncated")
+                dst[done : done + n] = np.frombuffer(raw, dtype=dtype, count=n)
+                done += n

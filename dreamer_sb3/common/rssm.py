@@ -17,6 +17,7 @@ whole sequence at once, outside the sequential loop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -127,6 +128,15 @@ class RSSM(nn.Module):
             return z.reshape(*z.shape[:-2], self.stoch_size)
         mean, std = stats
         return mean if deterministic else mean + std * th.randn_like(std)
+
+    def entropy(self, stats: tuple[th.Tensor, ...]) -> th.Tensor:
+        """Entropy (nats) of the stochastic state's distribution, summed over its variables: shape ``stats[0].shape[:-2]``
+        for categoricals (``(..., vars, classes)`` logits), ``stats[0].shape[:-1]`` for Gaussians."""
+        if self.discrete:
+            logits = stats[0].float()
+            return -(logits.exp() * logits).sum((-2, -1))
+        std = stats[1].float()
+        return (0.5 * math.log(2 * math.pi * math.e) + std.log()).sum(-1)
 
     def kl(
         self, post: tuple[th.Tensor, ...], prior: tuple[th.Tensor, ...], free_nats: float, dyn_scale: float, rep_scale: float

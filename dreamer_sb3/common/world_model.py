@@ -61,4 +61,8 @@ class WorldModel(nn.Module):
         total = kl + sum(scales.get(k, 1.0) * v for k, v in losses.items())
         metrics = {f"{k}_loss": v.detach().mean() for k, v in losses.items()}
         metrics.update(dyn_loss=dyn.detach().mean(), rep_loss=rep.detach().mean(), kl_loss=kl.detach().mean())
+        with th.no_grad():
+            metrics.update(
+                prior_entropy=self.rssm.entropy(prior_stats).mean(), post_entropy=self.rssm.entropy(post_stats).mean()
+            )
         return total.mean(), post, metrics

@@ -158,6 +158,8 @@ class PlaNet(DreamerAlgorithm):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
+    :param log_every_updates: dump the logs every this many updates as well (0: only by episodes and at the end)
+    :param video_every_updates: open-loop video predictions to TensorBoard every this many updates (0: never)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -205,6 +207,8 @@ class PlaNet(DreamerAlgorithm):
         precision: Precision = "fp32",
         compile: bool = False,
         policy_kwargs: dict[str, Any] | None = None,
+        log_every_updates: int = 100,
+        video_every_updates: int = 1000,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -233,6 +237,8 @@ class PlaNet(DreamerAlgorithm):
             precision=precision,
             compile=compile,
             policy_kwargs=policy_kwargs,
+            log_every_updates=log_every_updates,
+            video_every_updates=video_every_updates,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             verbose=verbose,

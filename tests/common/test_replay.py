@@ -100,3 +100,80 @@ def test_save_load_roundtrip_and_corrupt_file(tmp_path):
     bad.write_bytes(b"not a replay")
     with pytest.raises(ValueError, match="corrupt"):
         SequenceReplay.load(bad)
+
+
+def test_load_streams_without_a_second_copy(tmp_path):
+    """Loading an image replay peaks at about the replay's own size (no full intermediate copy), and restores it
+    exactly, also into a larger capacity that keeps the stored steps at the start of each env's ring."""
+    import tracemalloc
+
+    shapes = {"image": ((3, 64, 64), np.uint8), "vec": ((5,), np.float32)}
+    rng = np.random.default_rng(0)
+    buf = SequenceReplay(2 * 600, 2, shapes, 3, seed=1)
+    for t in range(500):
+        buf.add(
+            {"image": rng.integers(0, 256, (2, 3, 64, 64), dtype=np.uint8), "vec": rng.normal(size=(2, 5)).astype(np.float32)},
+            rng.normal(size=(2, 3)).astype(np.float32),
+            rng.normal(size=2).astype(np.float32),
+            np.array([t % 50 == 0, t % 70 == 0]),
+            np.array([t % 50 == 49, False]),
+        )
+    path = tmp_path / "replay.npz"
+    buf.save(path)
+    tracemalloc.start()
+    loaded = SequenceReplay.load(path, obs_shapes=shapes, capacity=2 * 600)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak <= 1.2 * loaded.nbytes, (peak, loaded.nbytes)
+    for name in ("action", "reward", "is_first", "is_terminal", "pos", "full"):
+        assert np.array_equal(getattr(loaded, name), getattr(buf, name)), name
+    for k in shapes:
+        assert np.array_equal(loaded.obs[k], buf.obs[k]), k
+    assert np.array_equal(loaded.sample(4, 10).obs["image"], buf.sample(4, 10).obs["image"])
+    bigger = SequenceReplay.load(path, obs_shapes=shapes, capacity=2 * 900)
+    assert np.array_equal(bigger.obs["image"][:, :500], buf.obs["image"][:, :500])
+
+
+def test_load_rejects_truncated_member(tmp_path):
+    import zipfile
+
+    buf = SequenceReplay(20, 1, SHAPES, 2, seed=0)
+    fill(buf, 10, 1)
+    path = tmp_path / "r.npz"
+    buf.save(path)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp_path / "bad.npz", "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, data[:-8] if name == "reward.npy" else data)
+    with pytest.raises(ValueError, match="truncated"):
+        SequenceReplay.load(tmp_path / "bad.npz")
+
+
+def test_warns_when_replay_cannot_fit(monkeypatch):
+    import dreamer_sb3.common.replay as replay
+
+    shapes = {"image": ((3, 64, 64), np.uint8)}
+    assert SequenceReplay.required_bytes(1000, shapes, 2) == 1000 * (3 * 64 * 64 + 8 + 4 + 2)
+    monkeypatch.setattr(replay, "available_memory", lambda: 10_000_000)
+    with pytest.warns(UserWarning, match="not have apparently enough memory"):
+        SequenceReplay(1000, 1, shapes, 2).warn_if_too_large()
+    with warnings_none():
+        SequenceReplay(100, 1, shapes, 2).warn_if_too_large()
+
+
+def warnings_none():
+    import warnings
+
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("error")
+
+    class _Exit:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            ctx.__exit__(*exc)
+            return False
+
+    return _Exit()

@@ -167,7 +167,7 @@ def test_world_model_loss_is_recon_reward_and_kl_with_3_free_nats(monkeypatch):
     assert seen == dict(free_nats=3.0, dyn_scale=1.0, rep_scale=1.0)
     opt = model.policy.model_optimizer
     assert opt.param_groups[0]["lr"] == 1e-3 and opt.param_groups[0]["eps"] == 1e-4
-    assert set(model._metrics[-1]) >= {"vector_loss", "reward_loss", "kl_loss", "model_loss"}
+    assert set(model._metrics.last) >= {"vector_loss", "reward_loss", "kl_loss", "model_loss"}
 
 
 def make_pendulum() -> gym.Env:

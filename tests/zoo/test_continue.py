@@ -46,5 +46,5 @@ def test_continue_training_restores_the_replay_buffer(tmp_path, capsys):
     # both runs' steps (plus the reset observations that start each episode) are in the second run's replay
     assert len(SequenceReplay.load(first / "replay_buffer.pkl")) >= 300
     assert len(SequenceReplay.load(second / "replay_buffer.pkl")) >= 300 + 200
-    # rl-zoo3 calls learn() with reset_num_timesteps=True: the step count (and the learning_starts phase) restart
-    assert algorithm_class("dreamerv3").load(second / "CartPole-v1.zip").num_timesteps == 200
+    # the step count continues (SB3's reset_num_timesteps=False): -n counts the additional steps
+    assert algorithm_class("dreamerv3").load(second / "CartPole-v1.zip").num_timesteps == 300 + 200
