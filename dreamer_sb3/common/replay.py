@@ -195,6 +195,20 @@ class SequenceReplay:
             meta = data["meta"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
             raise ValueError(f"Cannot read replay buffer from {path!r}: not a dreamer-sb3 replay file or corrupt ({e})") from e
+        try:
+            return cls._from_npz(data, meta, path, obs_shapes, capacity)
+        except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:  # a damaged member (bad CRC, truncated data)
+            raise ValueError(f"Cannot read replay buffer from {path!r}: the file is corrupt ({type(e).__name__}: {e})") from e
+
+    @classmethod
+    def _from_npz(
+        cls,
+        data: Any,
+        meta: np.ndarray,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        obs_shapes: dict | None,
+        capacity: int | None,
+    ) -> SequenceReplay:
         version, n_envs, cap, action_dim = (int(x) for x in meta)
         if version != FORMAT_VERSION:
             raise ValueError(f"Replay file {path!r} has format version {version}, expected {FORMAT_VERSION}")

@@ -33,6 +33,7 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.base import DreamerAlgorithm, Precision
 from dreamer_sb3.common.behavior import imagine
+from dreamer_sb3.common.guard import BadData
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.rssm import State
@@ -158,6 +159,10 @@ class PlaNet(DreamerAlgorithm):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
+    :param on_bad_data: ``"raise"`` (default) on a NaN / inf observation, terminal observation or reward about to
+        enter the replay, or ``"drop"`` the step with a warning (see ``docs/reliability.md``)
+    :param max_skipped_updates: updates in a row with a non-finite loss or gradient (their steps are skipped)
+        before training stops with an error
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -204,6 +209,8 @@ class PlaNet(DreamerAlgorithm):
         model_grad_clip: float = 1000.0,
         precision: Precision = "fp32",
         compile: bool = False,
+        on_bad_data: BadData = "raise",
+        max_skipped_updates: int = 10,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -232,6 +239,8 @@ class PlaNet(DreamerAlgorithm):
             train_ratio=train_ratio,
             precision=precision,
             compile=compile,
+            on_bad_data=on_bad_data,
+            max_skipped_updates=max_skipped_updates,
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
