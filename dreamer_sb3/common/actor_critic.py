@@ -132,10 +132,12 @@ class ActorCriticDreamer(DreamerAlgorithm):
         )
         with self.autocast():
             critic_loss, critic_metrics = self._critic_loss(traj, ret.detach(), post, batch)
+        skipped = self._skipped_updates
         critic_metrics["critic_grad_norm"] = self._gradient_step(
             p.critic_optimizer, critic_loss, critic.parameters(), self.ac_grad_clip
         )
-        self._update_slow_critic()
+        if self._skipped_updates == skipped:  # a skipped critic step (non-finite) leaves the slow critic alone too
+            self._update_slow_critic()
         return {**actor_metrics, **critic_metrics}
 
     def _return_scale(self, ret: th.Tensor) -> th.Tensor | float:
