@@ -347,7 +347,6 @@ def test_discrete_observation_with_start_one_hot():
 WORKER_CRASH_SCRIPT = textwrap.dedent(
     """
     import gymnasium as gym, torch
-    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
     from dreamer_sb3 import DreamerV3
     from dreamer_sb3.common.workers import WorkerCrashError
@@ -365,7 +364,8 @@ WORKER_CRASH_SCRIPT = textwrap.dedent(
             return self.env.step(action)
 
     if __name__ == "__main__":
-        env = SubprocVecEnv([lambda: Crash(gym.make("CartPole-v1"), False), lambda: Crash(gym.make("CartPole-v1"), True)])
+        env = SubprocVecEnv([lambda: Crash(gym.make("CartPole-v1"), False), lambda: Crash(gym.make("CartPole-v1"), True)],
+                            start_method="fork")  # fork: the workers need not re-import torch (seconds on CI)
         model = DreamerV3("MlpPolicy", env, learning_starts=1000, batch_size=2, batch_length=4, buffer_size=100,
                           policy_kwargs=dict(model_size="tiny"))
         try:

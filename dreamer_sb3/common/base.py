@@ -412,12 +412,12 @@ class DreamerAlgorithm(BaseAlgorithm):
         """
         if total_timesteps < 0:
             raise ValueError(f"total_timesteps must be 0 or more (env steps to collect), got {total_timesteps}")
-        crash_guard = StepCrashGuard(self.env)  # a dying SubprocVecEnv worker: its traceback, and no hang
+        self._step_guard = StepCrashGuard(self.env)  # a dying SubprocVecEnv worker: its traceback, and no hang
         try:
-            with crash_guard.watch(lambda: self.num_timesteps):
+            with self._step_guard.watch(lambda: self.num_timesteps):
                 return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
         finally:
-            crash_guard.cleanup()
+            self._step_guard.cleanup()
 
     def _learn(
         self: SelfDreamer,
@@ -442,14 +442,14 @@ class DreamerAlgorithm(BaseAlgorithm):
         episodes_since_dump = 0
         while self.num_timesteps < total_timesteps:
             env_actions, model_actions = self._sample_actions()
-            new_obs, rewards, dones, infos = self.env.step(env_actions)
+            new_obs, rewards, dones, infos = self._step_guard.step(self.env, env_actions)
             self.num_timesteps += self.env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
                 break
             self._update_info_buffer(infos, dones)
             self._store_transition(new_obs, model_actions, rewards, dones, infos)
-            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_obs = new_obs
             self._last_episode_starts = dones
             self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
             n_done = int(np.sum(dones))

@@ -9,7 +9,9 @@ Our workaround, used by ``DreamerAlgorithm.learn``:
 
 1. :func:`install_crash_capture` asks every worker (through ``env_method``, once per ``learn``) to
    also write the traceback of an exception that kills it to a small file;
-2. :class:`StepCrashGuard` turns the ``EOFError`` / ``BrokenPipeError`` into a
+2. :meth:`StepCrashGuard.step` waits for the workers' answers while checking they are alive (with
+   ``start_method="fork"`` a dead worker's pipe stays open in its siblings, and SB3 would block
+   forever), and :class:`StepCrashGuard` turns the ``EOFError`` / ``BrokenPipeError`` into a
    :class:`WorkerCrashError` that names the worker, its exit code and carries the worker's
    traceback, after closing the VecEnv with a timeout (live workers are told to close, then
    terminated, so nothing hangs).
@@ -122,6 +124,22 @@ class StepCrashGuard:
         self.env = env
         self.close_timeout = close_timeout
         self.folder = install_crash_capture(env)
+
+    def step(self, env: VecEnv, actions: Any) -> Any:
+        """``env.step(actions)``; on a ``SubprocVecEnv`` it waits for each worker's answer while checking that the
+        worker is alive, so a worker that died without closing its pipe (``start_method="fork"``: the other workers
+        inherited its end) raises instead of blocking forever."""
+        sub = subproc_of(env)
+        if sub is None:
+            return env.step(actions)
+        env.step_async(actions)
+        for remote, process in zip(sub.remotes, sub.processes):
+            while not remote.poll(0.05):
+                if not process.is_alive():
+                    if remote.poll(0):  # it answered before exiting
+                        break
+                    raise EOFError(f"SubprocVecEnv worker (pid {process.pid}) exited during step()")
+        return env.step_wait()
 
     @contextlib.contextmanager
     def watch(self, step: Callable[[], int]) -> Iterator[None]:
