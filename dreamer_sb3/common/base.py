@@ -434,6 +434,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         )
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
+        if self._data_guard.restart.shape[0] != self.n_envs or self._data_guard.mode != self.on_bad_data:
+            self._data_guard = DataGuard(self.n_envs, self.on_bad_data)  # a new env (set_env) or a changed setting
         if self._last_obs is not previous_obs:  # the env was reset by _setup_learn
             self._store_reset()
             self._train_latent = None
