@@ -3,7 +3,7 @@
 It owns what the algorithms share: the env loop over a VecEnv with a recurrent acting latent,
 the sequence replay (with terminal observations and ``is_first`` flags), the train-ratio
 schedule, logging, recurrent ``predict``, and saving / loading of every network, optimizer and
-the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm._train_step`.
+the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm.train_step`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ def cpu_has_native_bf16() -> bool:
 
 
 SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
+
+#: version of the settings a model file holds: 0 before every setting was a saved instance attribute (files
+#: written before the constructors mapped each paper's settings in one call), 1 since
+SETTINGS_VERSION = 1
 
 
 def _stores_uint8(space: spaces.Space) -> bool:
@@ -250,18 +254,46 @@ class DreamerAlgorithm(BaseAlgorithm):
             yield
 
     # ------------------------------------------------------------------ SB3 save / load
+    def save(
+        self,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        exclude: Iterable[str] | None = None,
+        include: Iterable[str] | None = None,
+    ) -> None:
+        """SB3's ``save``, stamping the file with :data:`SETTINGS_VERSION`."""
+        self._settings_version = SETTINGS_VERSION
+        super().save(path, exclude=exclude, include=include)
+
+    @classmethod
+    def load(
+        cls: type[SelfDreamer],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfDreamer:
+        """SB3's ``load``, after checking that the file holds a model of this algorithm (a DreamerV2 or PPO zip loaded
+        here says so, see :func:`dreamer_sb3.common.model_files.check_model_file`); a file written before
+        :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives from its saved arguments
+        (:meth:`_upgrade_settings`), so training continues as it was configured."""
+        check_model_file(path, cls)
+        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        if getattr(model, "_settings_version", 0) < SETTINGS_VERSION:
+            model._upgrade_settings()
+            model._settings_version = SETTINGS_VERSION
+        return model
+
+    def _upgrade_settings(self) -> None:
+        """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
+
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_train_latent", "_metrics", "_data_guard", "_step_guard"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
-
-    @classmethod
-    def load(cls: type[SelfDreamer], path: str | pathlib.Path | io.BufferedIOBase, *args: Any, **kwargs: Any) -> SelfDreamer:
-        """SB3's ``load``, after checking that the file holds a model of this algorithm (see
-        :func:`dreamer_sb3.common.model_files.check_model_file`): a DreamerV2 or PPO zip loaded here says so."""
-        check_model_file(path, cls)
-        return super().load(path, *args, **kwargs)
 
     def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Save the replay buffer (only the filled part) so training can be resumed."""
