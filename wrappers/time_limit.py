@@ -41,4 +41,6 @@ def limit_agent_steps(env: gym.Env, max_episode_steps: int | None) -> gym.Env:
         return env
     if max_episode_steps < 1:
         raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
-    return TimeLimit(env, max_episode_steps=int(max_episode_steps))
+    # looked up at call time: rl-zoo3 replaces gym.wrappers.TimeLimit with its own subclass when it is imported, and
+    # an env built after that should carry the class everyone else then sees
+    return gym.wrappers.TimeLimit(env, max_episode_steps=int(max_episode_steps))

@@ -1,8 +1,8 @@
 """Mapping between an env's action space and the model's action vector.
 
 Inside the model every action is a flat float vector: one-hot for ``Discrete``, concatenated
-one-hots for ``MultiDiscrete``, and values in ``[-1, 1]`` for ``Box`` (rescaled to the env's
-bounds only at the env boundary).
+one-hots for ``MultiDiscrete`` (of ``action - start``, so ``Discrete(n, start=k)`` works), and
+values in ``[-1, 1]`` for ``Box`` (rescaled to the env's bounds only at the env boundary).
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ class ActionCodec:
         if isinstance(space, spaces.Discrete):
             self.kind = "discrete"
             self.sizes = [int(space.n)]
+            self.start = np.array([int(space.start)], dtype=np.int64)
         elif isinstance(space, spaces.MultiDiscrete):
             if space.nvec.ndim != 1:
                 raise ValueError(f"Only 1-D MultiDiscrete action spaces are supported, got nvec shape {space.nvec.shape}")
             self.kind = "multidiscrete"
             self.sizes = [int(n) for n in space.nvec]
+            self.start = np.asarray(getattr(space, "start", np.zeros_like(space.nvec)), dtype=np.int64).reshape(-1)
         elif isinstance(space, spaces.Box):
             if len(space.shape) != 1:
                 raise ValueError(f"Box action spaces must be 1-D, got shape {space.shape}; flatten them with a wrapper")
@@ -51,7 +53,7 @@ class ActionCodec:
             a = np.clip(action, -1.0, 1.0)
             return (self.low + (a + 1.0) * 0.5 * (self.high - self.low)).astype(self.space.dtype)
         parts = np.split(action, np.cumsum(self.sizes)[:-1], axis=-1)
-        idx = np.stack([p.argmax(-1) for p in parts], -1)
+        idx = np.stack([p.argmax(-1) for p in parts], -1) + self.start  # ``start`` offsets: actions act inside the space
         return idx[..., 0] if self.kind == "discrete" else idx
 
     def from_env(self, action: np.ndarray) -> np.ndarray:
@@ -60,7 +62,7 @@ class ActionCodec:
         if self.kind == "box":
             a = action.astype(np.float32).reshape(-1, self.dim)
             return np.clip(2.0 * (a - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0)
-        idx = action.reshape(-1, len(self.sizes)).astype(np.int64)
+        idx = action.reshape(-1, len(self.sizes)).astype(np.int64) - self.start
         out = np.zeros((idx.shape[0], self.dim), dtype=np.float32)
         offset = 0
         for i, n in enumerate(self.sizes):

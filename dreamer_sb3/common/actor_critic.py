@@ -33,6 +33,7 @@ from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
 from dreamer_sb3.common.rssm import State
+from dreamer_sb3.common.validation import check_behavior_settings
 
 
 class ActorCriticDreamer(DreamerAlgorithm):
@@ -81,6 +82,7 @@ class ActorCriticDreamer(DreamerAlgorithm):
         discount_head: DiscountHead,
         **kwargs: Any,
     ) -> None:
+        check_behavior_settings(imag_horizon=imag_horizon, discount=discount)
         super().__init__(policy, env, learning_rate, **kwargs)
         if discount_head not in ("mode", "mean"):
             raise ValueError(f"discount_head must be 'mode' or 'mean', got {discount_head!r}")
@@ -131,10 +133,12 @@ class ActorCriticDreamer(DreamerAlgorithm):
         )
         with self.autocast():
             critic_loss, critic_metrics = self._critic_loss(traj, ret.detach(), post, batch)
+        skipped = self._skipped_updates
         critic_metrics["critic_grad_norm"] = self._gradient_step(
             p.critic_optimizer, critic_loss, critic.parameters(), self.ac_grad_clip
         )
-        self._update_slow_critic()
+        if self._skipped_updates == skipped:  # a skipped critic step (non-finite) leaves the slow critic alone too
+            self._update_slow_critic()
         return {**actor_metrics, **critic_metrics}
 
     def _return_scale(self, ret: th.Tensor) -> th.Tensor | float:

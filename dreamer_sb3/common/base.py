@@ -21,19 +21,22 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.base_class import BaseAlgorithm, maybe_make_env
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import obs_as_tensor, safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
+from dreamer_sb3.common import validation
+from dreamer_sb3.common.guard import BAD_DATA_MODES, BadData, DataGuard, NonFiniteUpdateError, finite_update
 from dreamer_sb3.common.metrics import RunningMeans
+from dreamer_sb3.common.model_files import check_model_file
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch, SequenceReplay
 from dreamer_sb3.common.rssm import State
 from dreamer_sb3.common.safe_load import pickle_trusted, safe_custom_objects, space_to_json
+from dreamer_sb3.common.workers import StepCrashGuard
 
 
 def cpu_has_native_bf16() -> bool:
@@ -48,6 +51,12 @@ SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
 #: version of the settings a model file holds: 0 before every setting was a saved instance attribute (files
 #: written before the constructors mapped each paper's settings in one call), 1 since
 SETTINGS_VERSION = 1
+
+
+def _stores_uint8(space: spaces.Space) -> bool:
+    """uint8 ``Box`` observations (images, clips, frame stacks) are stored as uint8, everything else as float32."""
+    return isinstance(space, spaces.Box) and space.dtype == np.uint8
+
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
@@ -77,6 +86,13 @@ class DreamerAlgorithm(BaseAlgorithm):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast of network forward passes
         (fp32 master weights; losses, KL and two-hot in fp32)
     :param compile: ``torch.compile`` the networks in place (see :meth:`DreamerPolicy.compile_modules`)
+    :param on_bad_data: what happens when an observation (also a terminal observation) or a reward about to
+        enter the replay is NaN, inf or beyond float32's range: ``"raise"`` a
+        :class:`~dreamer_sb3.common.guard.NonFiniteDataError` naming env, step, key and value, or ``"drop"`` the
+        step with a warning (counted as ``train/dropped_steps``; the env's next stored step starts a new sequence)
+    :param max_skipped_updates: an optimiser step whose loss or gradient norm is non-finite is skipped (the
+        parameters stay unchanged; counted as ``train/skipped_updates``); this many updates in a row with a
+        skipped step raise a :class:`~dreamer_sb3.common.guard.NonFiniteUpdateError`
     :param policy_kwargs: architecture and head options for :class:`DreamerPolicy`; they win over
         the algorithm's defaults and over what it derives from its own arguments
     :param log_every_updates: also dump the logs (``train/*`` means since the last dump, rollout and time) every this
@@ -118,6 +134,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         model_loss_scales: Mapping[str, float] | None = None,
         precision: Precision = "fp32",
         compile: bool = False,
+        on_bad_data: BadData = "raise",
+        max_skipped_updates: int = 10,
         policy_kwargs: dict[str, Any] | None = None,
         log_every_updates: int = 100,
         video_every_updates: int = 1000,
@@ -127,6 +145,10 @@ class DreamerAlgorithm(BaseAlgorithm):
         seed: int | None = None,
         device: th.device | str = "auto",
     ) -> None:
+        if env is not None:  # spaces first: SB3's VecEnv wrapper dies cryptically on some, and asserts on actions
+            env = maybe_make_env(env, verbose)
+            validation.check_observation_space(env.observation_space)
+            validation.check_action_space(env.action_space)
         super().__init__(
             policy,
             env,
@@ -144,6 +166,21 @@ class DreamerAlgorithm(BaseAlgorithm):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if batch_length < 2:
             raise ValueError(f"batch_length must be at least 2, got {batch_length}")
+        if on_bad_data not in BAD_DATA_MODES:
+            raise ValueError(f"on_bad_data must be one of {BAD_DATA_MODES}, got {on_bad_data!r}")
+        if max_skipped_updates < 1:
+            raise ValueError(f"max_skipped_updates must be at least 1, got {max_skipped_updates}")
+        validation.check_settings(
+            train_ratio=train_ratio,
+            batch_size=batch_size,
+            batch_length=batch_length,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            n_envs=self.n_envs if self.env is not None else None,
+        )
+        if self.env is not None and policy == "CnnPolicy":
+            validation.check_cnn_policy(self.env.observation_space)
+        validation.check_policy_kwargs(self.policy_kwargs, self.policy_class)
         self.buffer_size = buffer_size
         self.learning_starts = learning_starts
         self.batch_size = batch_size
@@ -161,6 +198,10 @@ class DreamerAlgorithm(BaseAlgorithm):
                 raise ValueError(f"{name} must be a non-negative integer (0 disables it), got {value!r}")
         self.log_every_updates = int(log_every_updates)
         self.video_every_updates = int(video_every_updates)
+        self.on_bad_data: BadData = on_bad_data
+        self.max_skipped_updates = max_skipped_updates
+        self._dropped_steps = 0  # steps left out of the replay by the data guard (train/dropped_steps)
+        self._skipped_updates = 0  # optimiser steps skipped for a non-finite loss or gradient (train/skipped_updates)
         self.replay_buffer = None
 
     # ------------------------------------------------------------------ setup
@@ -201,6 +242,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         self._metrics = RunningMeans()
         self._n_updates = getattr(self, "_n_updates", 0)
         self._dump_mark = (self.num_timesteps, self._n_updates)
+        self._skips_in_a_row = 0
+        self._data_guard = DataGuard(self.n_envs, getattr(self, "on_bad_data", "raise"))
         if self.env is not None:
             self._check_obs_shapes()
             self.replay_buffer = self._make_replay()
@@ -208,10 +251,8 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _replay_obs_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         space = self.observation_space
         items = space.spaces.items() if isinstance(space, spaces.Dict) else [("obs", space)]
-        return {
-            k: (tuple(s.shape or ()), np.dtype(np.uint8 if is_image_space(s, check_channels=False) else np.float32))
-            for k, s in items
-        }
+        # uint8 observations stay uint8 whatever their shape (a clip, a frame stack): 4x less memory than float32
+        return {k: (tuple(s.shape or ()), np.dtype(np.uint8 if _stores_uint8(s) else np.float32)) for k, s in items}
 
     def _make_replay(self) -> SequenceReplay:
         replay = SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
@@ -249,7 +290,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_train_latent", "_metrics", "_dump_mark"]
+        return [*super()._excluded_save_params(), "_train_latent", "_metrics", "_dump_mark", "_data_guard", "_step_guard"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
@@ -272,12 +313,15 @@ class DreamerAlgorithm(BaseAlgorithm):
         entry of a Dreamer model is rebuilt from plain data instead; a file holding anything else is refused with
         :class:`~dreamer_sb3.common.safe_load.UnsafeModelFileError`.
 
-        A file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives from its saved
+        A file holding another algorithm's model (a DreamerV2 or PPO zip loaded here) is refused with a message
+        naming it (:func:`dreamer_sb3.common.model_files.check_model_file`). A file written before
+        :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives from its saved
         arguments (:meth:`_upgrade_settings`), so training continues as it was configured.
 
         :param allow_pickle: unpickle as SB3 does (only for files you trust: a pickle can run arbitrary code)
         :param kwargs: as SB3's ``load`` (attributes replaced after loading)
         """
+        check_model_file(path, cls)
         if not (allow_pickle or pickle_trusted()):
             custom_objects = safe_custom_objects(path, cls, custom_objects, kwargs)
         model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
@@ -330,11 +374,15 @@ class DreamerAlgorithm(BaseAlgorithm):
             self._train_latent = self.policy.initial_state(self.n_envs)
             first = np.ones_like(first)
         state, prev = self._train_latent
+        obs = self._last_obs
+        rejected = self._data_guard.last_bad
+        if rejected.any():  # after a drop (on_bad_data="drop") act on zeros in place of the bad values, from a fresh latent
+            obs = self._data_guard.sanitize(self._obs_dict(obs), rejected)
+            obs = obs if self.policy.layout.is_dict else obs["obs"]
+            first = first | rejected
         self.policy.set_training_mode(False)
         with th.no_grad(), self.autocast():
-            state, action = self.policy.step(
-                state, prev, self._obs_to_torch(self._last_obs), th.as_tensor(first, device=self.device)
-            )
+            state, action = self.policy.step(state, prev, self._obs_to_torch(obs), th.as_tensor(first, device=self.device))
         action = action.float()
         self._train_latent = (State(state.deter.float(), state.stoch.float()), action)
         action_np = action.cpu().numpy()
@@ -343,41 +391,78 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _store_transition(
         self, new_obs, model_actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]
     ) -> None:
-        """Add the step to the replay; for finished episodes, the terminal observation then the reset one."""
+        """Add the step to the replay; for finished episodes, the terminal observation then the reset one.
+
+        Every observation and reward passes the data guard first (see ``on_bad_data``): nothing non-finite is stored.
+        """
         assert self.replay_buffer is not None
-        obs = {k: np.array(v, copy=True) for k, v in self._obs_dict(new_obs).items()}
-        terminal = np.zeros(self.n_envs, dtype=bool)
+        guard, n, step = self._data_guard, self.n_envs, self.num_timesteps
+        new = self._obs_dict(new_obs)
         done_ids = np.flatnonzero(dones)
+        is_done = np.asarray(dones, dtype=bool).reshape(n)
+        new_ok = guard.check(new, None, np.arange(n), step, "observation")
+        rewards = np.asarray(rewards)
+        step_ok = guard.check(None, rewards, np.arange(n), step) & (new_ok | is_done)
+        obs = {k: np.array(v, copy=True) for k, v in new.items()}
+        terminal = np.zeros(n, dtype=bool)
         for i in done_ids:
             term_obs = infos[i].get("terminal_observation")
             if term_obs is not None:
-                for k, v in self._obs_dict(term_obs).items():
+                term = self._obs_dict(term_obs)
+                step_ok[i] &= bool(
+                    guard.check(
+                        {k: np.asarray(v)[None] for k, v in term.items()}, None, [int(i)], step, "terminal observation"
+                    )[0]
+                )
+                for k, v in term.items():
                     obs[k][i] = v
+            else:  # no terminal observation: the stored row is the new one
+                step_ok[i] &= bool(new_ok[i])
             terminal[i] = not infos[i].get("TimeLimit.truncated", False)
-        zeros = np.zeros(self.n_envs, dtype=bool)
-        self.replay_buffer.add(obs, model_actions, rewards, zeros, terminal)
-        if done_ids.size:
-            reset_obs = {k: v[done_ids] for k, v in self._obs_dict(new_obs).items()}
+        # a stored step right after a drop starts a new sequence: no replayed window spans the gap
+        first = guard.restart.copy()
+        action = np.where(first[:, None], 0.0, model_actions).astype(np.float32)
+        reward = np.where(first, 0.0, rewards).astype(np.float32)
+        keep = np.flatnonzero(step_ok)
+        if keep.size:
             self.replay_buffer.add(
-                reset_obs,
-                np.zeros((done_ids.size, self.policy.codec.dim), np.float32),
-                np.zeros(done_ids.size, np.float32),
-                np.ones(done_ids.size, bool),
-                np.zeros(done_ids.size, bool),
-                env_ids=done_ids,
+                {k: v[keep] for k, v in obs.items()}, action[keep], reward[keep], first[keep], terminal[keep], env_ids=keep
             )
+        guard.restart[keep] = False
+        guard.restart[~step_ok & ~is_done] = True
+        if done_ids.size:
+            reset_ok = new_ok[done_ids]
+            ids = done_ids[reset_ok]
+            self.replay_buffer.add(
+                {k: v[ids] for k, v in new.items()},
+                np.zeros((ids.size, self.policy.codec.dim), np.float32),
+                np.zeros(ids.size, np.float32),
+                np.ones(ids.size, bool),
+                np.zeros(ids.size, bool),
+                env_ids=ids,
+            )
+            guard.restart[done_ids] = ~reset_ok
+        guard.last_bad = ~new_ok
+        self._dropped_steps += int((~step_ok).sum() + (~new_ok[done_ids]).sum())
 
     def _store_reset(self) -> None:
-        """Add freshly reset observations (``is_first``) for every env."""
+        """Add freshly reset observations (``is_first``) for every env that passes the data guard."""
         assert self.replay_buffer is not None and self._last_obs is not None
         n = self.n_envs
+        obs = self._obs_dict(self._last_obs)
+        ok = self._data_guard.check(obs, None, np.arange(n), self.num_timesteps, "reset observation")
+        ids = np.flatnonzero(ok)
         self.replay_buffer.add(
-            self._obs_dict(self._last_obs),
-            np.zeros((n, self.policy.codec.dim), np.float32),
-            np.zeros(n, np.float32),
-            np.ones(n, bool),
-            np.zeros(n, bool),
+            {k: np.asarray(v)[ids] for k, v in obs.items()},
+            np.zeros((ids.size, self.policy.codec.dim), np.float32),
+            np.zeros(ids.size, np.float32),
+            np.ones(ids.size, bool),
+            np.zeros(ids.size, bool),
+            env_ids=ids,
         )
+        self._data_guard.restart[:] = ~ok
+        self._data_guard.last_bad = ~ok
+        self._dropped_steps += int((~ok).sum())
 
     def learn(
         self: SelfDreamer,
@@ -398,6 +483,24 @@ class DreamerAlgorithm(BaseAlgorithm):
         :param tb_log_name: TensorBoard run name (default: the class name, so runs are ``DreamerV3_1``, ... as SB3's
             ``PPO_1``)
         """
+        if total_timesteps < 0:
+            raise ValueError(f"total_timesteps must be 0 or more (env steps to collect), got {total_timesteps}")
+        self._step_guard = StepCrashGuard(self.env)  # a dying SubprocVecEnv worker: its traceback, and no hang
+        try:
+            with self._step_guard.watch(lambda: self.num_timesteps):
+                return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+        finally:
+            self._step_guard.cleanup()
+
+    def _learn(
+        self: SelfDreamer,
+        total_timesteps: int,
+        callback: MaybeCallback,
+        log_interval: int | None,
+        tb_log_name: str | None,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+    ) -> SelfDreamer:
         previous_obs = self._last_obs
         tb_log_name = tb_log_name or type(self).__name__
         total_timesteps, callback = self._setup_learn(
@@ -406,6 +509,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         self._dump_mark = (self.num_timesteps, self._n_updates)
         if self.replay_buffer is None:
             self.replay_buffer = self._make_replay()
+        if self._data_guard.restart.shape[0] != self.n_envs or self._data_guard.mode != self.on_bad_data:
+            self._data_guard = DataGuard(self.n_envs, self.on_bad_data)  # a new env (set_env) or a changed setting
         if self._last_obs is not previous_obs:  # the env was reset by _setup_learn
             self._store_reset()
             self._train_latent = None
@@ -415,7 +520,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         while self.num_timesteps < total_timesteps:
             callback.on_rollout_start()
             env_actions, model_actions = self._sample_actions()
-            new_obs, rewards, dones, infos = self.env.step(env_actions)
+            new_obs, rewards, dones, infos = self._step_guard.step(self.env, env_actions)
             self.num_timesteps += self.env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
@@ -423,7 +528,7 @@ class DreamerAlgorithm(BaseAlgorithm):
                 break
             self._update_info_buffer(infos, dones)
             self._store_transition(new_obs, model_actions, rewards, dones, infos)
-            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_obs = new_obs
             self._last_episode_starts = dones
             self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
             n_done = int(np.sum(dones))
@@ -458,11 +563,25 @@ class DreamerAlgorithm(BaseAlgorithm):
         self._update_learning_rate(self.policy.model_optimizer)
         for _ in range(gradient_steps):
             batch = self.replay_buffer.sample(self.batch_size, self.batch_length).to_torch(self.device)
+            skipped_before = self._skipped_updates
             metrics = self.train_step(batch)
             self._n_updates += 1
-            self._metrics.add(metrics)
+            skipped = self._skipped_updates > skipped_before
+            if not skipped:  # a skipped step's losses are non-finite: they would poison the running means
+                self._metrics.add(metrics)
             if self.video_every_updates > 0 and self._n_updates % self.video_every_updates == 0:
                 self._record_openl_video(batch)
+            self._skips_in_a_row = self._skips_in_a_row + 1 if skipped else 0
+            if self._skips_in_a_row >= self.max_skipped_updates:
+                self.policy.set_training_mode(False)
+                raise NonFiniteUpdateError(
+                    f"{self._skips_in_a_row} updates in a row (max_skipped_updates={self.max_skipped_updates}) had a "
+                    f"non-finite loss or gradient norm, so their optimiser steps were skipped and the weights left "
+                    f"unchanged (last metrics: { {k: float(v) for k, v in metrics.items() if v.numel() == 1} }). "
+                    "Usual causes: a learning rate or gradient clip too large, or extreme observations / rewards "
+                    "(symlog_obs, or scale them in a wrapper). Lower the learning rates, check the env's values, or "
+                    "raise max_skipped_updates to tolerate longer bursts."
+                )
         self.policy.set_training_mode(False)
 
     def _record_openl_video(self, batch: SequenceBatch) -> None:
@@ -476,18 +595,25 @@ class DreamerAlgorithm(BaseAlgorithm):
         """One update on a batch of sequences (what :meth:`train` runs, and what the throughput
         benchmark times); returns detached scalar metrics."""
 
-    @staticmethod
     def _gradient_step(
-        optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter], max_grad_norm: float
+        self, optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter], max_grad_norm: float
     ) -> th.Tensor:
         """Backpropagate ``loss``, clip the gradient norm of ``params`` and step ``optimizer``.
+
+        A non-finite loss or gradient norm skips the step (parameters and optimiser state unchanged) and counts it
+        in ``_skipped_updates`` (see ``max_skipped_updates``).
 
         :return: the gradient norm before clipping
         """
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        params = list(params)
         grad_norm = th.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        optimizer.step()
+        if finite_update(loss, grad_norm):
+            optimizer.step()
+        else:
+            optimizer.zero_grad(set_to_none=True)
+            self._skipped_updates += 1
         return grad_norm
 
     def world_model_step(self, batch: SequenceBatch) -> tuple[State, dict[str, th.Tensor]]:
@@ -526,6 +652,8 @@ class DreamerAlgorithm(BaseAlgorithm):
             self.logger.record(f"train/{k}", v)
         self._record_progress()
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/dropped_steps", self._dropped_steps)
+        self.logger.record("train/skipped_updates", self._skipped_updates)
         self.logger.dump(step=self.num_timesteps)
 
     def _record_progress(self) -> None:

@@ -116,10 +116,13 @@ class ObsLayout:
         self.image_shape: tuple[int, int, int] | None = None
         self.vector_dims: dict[str, int] = {}
         self.onehot_sizes: dict[str, list[int]] = {}
+        self.onehot_starts: dict[str, list[int]] = {}  #: ``start`` of each Discrete / MultiDiscrete entry
         for key, space in items:
             if isinstance(space, spaces.Discrete | spaces.MultiDiscrete) and np.ndim(getattr(space, "nvec", 0)) <= 1:
                 sizes = [int(space.n)] if isinstance(space, spaces.Discrete) else [int(n) for n in space.nvec]
                 self.onehot_sizes[key] = sizes
+                start = space.start if isinstance(space, spaces.Discrete) else getattr(space, "start", 0)
+                self.onehot_starts[key] = [int(x) for x in np.broadcast_to(np.asarray(start), (len(sizes),))]
                 self.vector_keys.append(key)
                 self.vector_dims[key] = sum(sizes)
                 continue
@@ -179,7 +182,8 @@ def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims:
         x = obs[k]
         if k in layout.onehot_sizes:
             idx = x.long().reshape(*x.shape[:batch_dims], -1)
-            parts.extend(F.one_hot(idx[..., i], n).float() for i, n in enumerate(layout.onehot_sizes[k]))
+            starts = layout.onehot_starts[k]
+            parts.extend(F.one_hot(idx[..., i] - starts[i], n).float() for i, n in enumerate(layout.onehot_sizes[k]))
         else:
             parts.append(x.float().reshape(*x.shape[:batch_dims], -1))
     return th.cat(parts, dim=-1) if len(parts) > 1 else parts[0]

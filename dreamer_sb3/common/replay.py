@@ -229,10 +229,19 @@ class SequenceReplay:
                 return cls._from_npz(data, meta, path, obs_shapes, capacity)
             except KeyError as e:
                 raise ValueError(f"Cannot read replay buffer from {path!r}: it has no entry {e}") from e
+            except (zipfile.BadZipFile, EOFError, OSError) as e:  # a damaged member (bad CRC, truncated data)
+                raise ValueError(
+                    f"Cannot read replay buffer from {path!r}: the file is corrupt ({type(e).__name__}: {e})"
+                ) from e
 
     @classmethod
     def _from_npz(
-        cls, data: Any, meta: np.ndarray, path: Any, obs_shapes: dict | None, capacity: int | None
+        cls,
+        data: Any,
+        meta: np.ndarray,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        obs_shapes: dict | None,
+        capacity: int | None,
     ) -> SequenceReplay:
         version, n_envs, cap, action_dim = (int(x) for x in meta)
         if version != FORMAT_VERSION:

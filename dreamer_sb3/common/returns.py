@@ -59,8 +59,11 @@ class PercentileNormalizer(nn.Module):
         q = th.quantile(flat, th.tensor([self.low / 100.0, self.high / 100.0], device=flat.device))
         # Zero-initialised EMA as in the official code: early scales are small, so max(limit, S)
         # leaves early advantages unscaled.
-        self.lo.mul_(self.decay).add_((1 - self.decay) * q[0])
-        self.hi.mul_(self.decay).add_((1 - self.decay) * q[1])
+        # A batch with a non-finite return leaves the statistics unchanged (no host sync): one bad batch must
+        # not poison the scale of every later update (see dreamer_sb3.common.guard).
+        ok = th.isfinite(q).all()
+        self.lo.copy_(th.where(ok, self.lo * self.decay + (1 - self.decay) * q[0], self.lo))
+        self.hi.copy_(th.where(ok, self.hi * self.decay + (1 - self.decay) * q[1], self.hi))
 
     @property
     def scale(self) -> th.Tensor:

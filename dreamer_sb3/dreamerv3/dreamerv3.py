@@ -22,6 +22,7 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
 from dreamer_sb3.common.base import Precision
 from dreamer_sb3.common.behavior import Trajectory
+from dreamer_sb3.common.guard import BadData
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
@@ -61,6 +62,10 @@ class DreamerV3(ActorCriticDreamer):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
+    :param on_bad_data: ``"raise"`` (default) on a NaN / inf observation, terminal observation or reward about to
+        enter the replay, or ``"drop"`` the step with a warning (see ``docs/reliability.md``)
+    :param max_skipped_updates: updates in a row with a non-finite loss or gradient (their steps are skipped)
+        before training stops with an error
     :param log_every_updates: dump the logs every this many updates as well (0: only by episodes and at the end)
     :param video_every_updates: open-loop video predictions to TensorBoard every this many updates (0: never)
     """
@@ -109,6 +114,8 @@ class DreamerV3(ActorCriticDreamer):
         ac_grad_clip: float = 100.0,
         precision: Precision = "fp32",
         compile: bool = False,
+        on_bad_data: BadData = "raise",
+        max_skipped_updates: int = 10,
         policy_kwargs: dict[str, Any] | None = None,
         log_every_updates: int = 100,
         video_every_updates: int = 1000,
@@ -151,6 +158,8 @@ class DreamerV3(ActorCriticDreamer):
             train_ratio=train_ratio,
             precision=precision,
             compile=compile,
+            on_bad_data=on_bad_data,
+            max_skipped_updates=max_skipped_updates,
             policy_kwargs=policy_kwargs,
             log_every_updates=log_every_updates,
             video_every_updates=video_every_updates,
