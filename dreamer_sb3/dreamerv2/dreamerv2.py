@@ -112,6 +112,9 @@ class DreamerV2(ActorCriticDreamer):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
+    :param distributed: data-parallel training under ``torchrun`` (``None``: detect the launch, ``True``: require
+        it, ``False``: this process alone); see :class:`~dreamer_sb3.common.base.DreamerAlgorithm` and
+        ``docs/distributed.md``
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
@@ -159,6 +162,7 @@ class DreamerV2(ActorCriticDreamer):
         ac_grad_clip: float = 100.0,
         precision: Precision = "fp32",
         compile: bool = False,
+        distributed: bool | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -214,6 +218,7 @@ class DreamerV2(ActorCriticDreamer):
             train_ratio=pick("train_ratio", train_ratio),
             precision=precision,
             compile=compile,
+            distributed=distributed,
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,

@@ -61,6 +61,9 @@ class DreamerV3(ActorCriticDreamer):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
+    :param distributed: data-parallel training under ``torchrun`` (``None``: detect the launch, ``True``: require
+        it, ``False``: this process alone); see :class:`~dreamer_sb3.common.base.DreamerAlgorithm` and
+        ``docs/distributed.md``
     """
 
     default_policy_kwargs: ClassVar[dict[str, Any]] = dict(
@@ -107,6 +110,7 @@ class DreamerV3(ActorCriticDreamer):
         ac_grad_clip: float = 100.0,
         precision: Precision = "fp32",
         compile: bool = False,
+        distributed: bool | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -147,6 +151,7 @@ class DreamerV3(ActorCriticDreamer):
             train_ratio=train_ratio,
             precision=precision,
             compile=compile,
+            distributed=distributed,
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,

@@ -158,6 +158,9 @@ class PlaNet(DreamerAlgorithm):
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
+    :param distributed: data-parallel training under ``torchrun`` (``None``: detect the launch, ``True``: require
+        it, ``False``: this process alone); see :class:`~dreamer_sb3.common.base.DreamerAlgorithm` and
+        ``docs/distributed.md``
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -204,6 +207,7 @@ class PlaNet(DreamerAlgorithm):
         model_grad_clip: float = 1000.0,
         precision: Precision = "fp32",
         compile: bool = False,
+        distributed: bool | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -232,6 +236,7 @@ class PlaNet(DreamerAlgorithm):
             train_ratio=train_ratio,
             precision=precision,
             compile=compile,
+            distributed=distributed,
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
