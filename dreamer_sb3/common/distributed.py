@@ -175,6 +175,29 @@ class Ranks:
 SINGLE = Ranks()
 
 
+def _attempt_store(timeout: datetime.timedelta) -> dict:
+    """Under torchrun, a store whose keys are private to this attempt (``TORCHELASTIC_RESTART_COUNT``).
+
+    After an elastic restart, torchrun's store still holds the previous attempt's keys, and gloo then connects
+    to the dead workers' addresses (``Gloo connectFullMesh failed ... Connection refused``, torch 2.13); a
+    prefix per attempt keeps the attempts apart. Outside torchrun: ``{}`` (``env://`` as usual).
+    """
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if attempt is None:
+        return {}
+    rank, world_size = int(os.environ["RANK"]), _env_world_size()
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"  # the agent hosts the store server
+    store = dist.TCPStore(
+        host_name=os.environ["MASTER_ADDR"],
+        port=int(os.environ["MASTER_PORT"]),
+        world_size=world_size,
+        is_master=not agent_store and rank == 0,
+        timeout=timeout,
+        multi_tenant=not agent_store,
+    )
+    return {"store": dist.PrefixStore(f"dreamer_sb3/attempt_{attempt}", store), "rank": rank, "world_size": world_size}
+
+
 def setup(mode: bool | None, device: th.device, timeout_s: float | None = None) -> Ranks:
     """The :class:`Ranks` of this process; creates the default process group when ``torchrun`` launched us
     and nobody has initialised it yet (backend ``nccl`` on CUDA, ``gloo`` on CPU).
@@ -199,7 +222,8 @@ def setup(mode: bool | None, device: th.device, timeout_s: float | None = None) 
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             th.cuda.set_device(device)
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=seconds))
+        timeout = datetime.timedelta(seconds=seconds)
+        dist.init_process_group(backend=backend, timeout=timeout, **_attempt_store(timeout))
     backend_name = dist.get_backend()
     if device.type == "cuda" and backend_name == "gloo":
         raise RuntimeError("The process group uses gloo but the model is on CUDA: initialise it with backend='nccl'")

@@ -5,6 +5,9 @@
 MODE ``train``: a tiny DreamerV3 on CartPole learns 320 env steps over all ranks, saves its model and replay,
 and each rank writes ``OUT/rank<r>.pt`` (parameters, counters, its replay's observations, its policy's
 actions on fixed observations). MODE ``kill`` / ``raise``: rank 1 SIGKILLs itself / raises during training.
+MODE ``restart`` (run with ``--max-restarts 1``): learn half, save a checkpoint (model + per-rank replays), then
+rank 1 SIGKILLs itself in the second half of the first attempt; torchrun restarts both ranks, which resume
+from the checkpoint and finish.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class CountSteps(gym.Wrapper):
     def step(self, action):
         CountSteps.steps += 1
         if self.rank == 1 and CountSteps.steps == 100:
-            if self.mode == "kill":
+            if self.mode == "kill" or (self.mode == "restart" and os.environ.get("TORCHELASTIC_RESTART_COUNT") == "0"):
                 os.kill(os.getpid(), signal.SIGKILL)
             if self.mode == "raise":
                 raise RuntimeError("rank 1 fails on purpose")
@@ -57,6 +60,14 @@ def main(out: str, mode: str) -> None:
     th.set_num_threads(1)
     rank = int(os.environ["RANK"])
     env = DummyVecEnv([lambda: CountSteps(gym.make("CartPole-v1"), mode, rank)])
+    ckpt, ckpt_replay = os.path.join(out, "ckpt.zip"), os.path.join(out, "ckpt_replay.pkl")
+    start = time.time()
+    if mode == "restart" and os.path.exists(ckpt):  # the restarted attempt resumes from the checkpoint
+        model = DreamerV3.load(ckpt, env=env, device="cpu")
+        model.load_replay_buffer(ckpt_replay)
+        model.learn(TOTAL_STEPS - model.num_timesteps, log_interval=1, reset_num_timesteps=False)
+        finish(model, out, rank, start, mode)
+        return
     model = DreamerV3(
         "MlpPolicy",
         env,
@@ -72,8 +83,18 @@ def main(out: str, mode: str) -> None:
         seed=3,
         device="cpu",
     )
-    start = time.time()
-    model.learn(TOTAL_STEPS, log_interval=1)
+    if mode == "restart":
+        model.learn(TOTAL_STEPS // 2, log_interval=1)
+        model.save(ckpt)
+        model.save_replay_buffer(ckpt_replay)
+        model.learn(TOTAL_STEPS // 2, log_interval=1, reset_num_timesteps=False)
+    else:
+        model.learn(TOTAL_STEPS, log_interval=1)
+    finish(model, out, rank, start, mode)
+
+
+def finish(model: DreamerV3, out: str, rank: int, start: float, mode: str) -> None:
+    """Save the model and replay, and this rank's record ``OUT/rank<r>.pt``."""
     model.save(os.path.join(out, "model.zip"))
     model.save_replay_buffer(os.path.join(out, "replay.pkl"))
     assert model.replay_buffer is not None
@@ -87,6 +108,7 @@ def main(out: str, mode: str) -> None:
             "replay_obs": model.replay_buffer.obs["obs"].copy(),
             "actions": policy_actions(model),
             "seconds": time.time() - start,
+            "restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
         },
         os.path.join(out, f"rank{rank}.pt"),
     )

@@ -28,9 +28,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(out: pathlib.Path, mode: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
+def torchrun(
+    out: pathlib.Path, mode: str, timeout: float = 120, restarts: int = 0
+) -> tuple[subprocess.CompletedProcess, float]:
     """Two ranks of ``dist_worker.py``; returns the finished process and its wall time."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port())]
+    cmd += ["--max-restarts", str(restarts)]
     cmd += ["--master_addr", "127.0.0.1", str(WORKER), str(out), mode]
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -141,3 +144,17 @@ def test_single_rank_collectives_are_no_ops():
     p.grad = th.full((2,), 4.0)
     ranks.average_gradients([p])
     assert th.equal(p.grad, th.full((2,), 4.0))
+
+
+@pytest.mark.slow(minutes=0.5)
+def test_elastic_restart_resumes_from_the_checkpoint(tmp_path):
+    proc, _ = torchrun(tmp_path, "restart", restarts=1)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = (th.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    assert r0["restarts"] == r1["restarts"] == 1  # the first attempt died, the second one finished
+    assert r0["num_timesteps"] == r1["num_timesteps"] == TOTAL_STEPS
+    assert r0["env_steps"] == r1["env_steps"] == TOTAL_STEPS // 4  # the second attempt took only the second half
+    ckpt = DreamerV3.load(tmp_path / "ckpt.zip", device="cpu")
+    assert ckpt.num_timesteps == TOTAL_STEPS // 2 and r0["n_updates"] > ckpt._n_updates
+    for k in r0["params"]:
+        assert th.equal(r0["params"][k], r1["params"][k]), k
