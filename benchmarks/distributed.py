@@ -54,7 +54,8 @@ def _make_env(name: str):
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     if name == "image":
-        return DummyVecEnv([lambda: FakeImageEnv(action_dim=6, screen_height=64, screen_width=64, n_channels=3, discrete=False)])
+        image = dict(action_dim=6, screen_height=64, screen_width=64, n_channels=3, discrete=False)
+        return DummyVecEnv([lambda: FakeImageEnv(**image)])
     return DummyVecEnv([lambda: gym.make(name)])
 
 
