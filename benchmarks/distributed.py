@@ -150,6 +150,7 @@ def main() -> None:
     if args.worker_out:
         worker(args)
         return
+    load_before = os.getloadavg()  # a busy machine shows here: the numbers are only comparable within one run
     runs: dict[int, list[dict]] = {n: [] for n in args.ranks}
     for rep in range(args.repeats):
         for n in args.ranks if rep % 2 == 0 else reversed(args.ranks):
@@ -164,6 +165,7 @@ def main() -> None:
         eff_e = m["env_steps_per_s"] / (n / base * b["env_steps_per_s"])
         rows.append(dict(m, ranks=n, updates_efficiency=eff_u, env_steps_efficiency=eff_e))
     print(f"\n{args.config}, {args.device}, {args.threads} thread(s) per rank, median of {args.repeats} (alternating)")
+    print(f"load average (1 min) before / after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("| ranks | updates/s per rank | updates/s (all ranks) | efficiency | env steps/s (learn) | efficiency |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -174,6 +176,7 @@ def main() -> None:
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     meta = {k: v for k, v in vars(args).items() if k != "worker_out"}
     meta.update(machine=platform.machine(), processor=platform.processor(), cpus=os.cpu_count())
+    meta.update(load_average_before=load_before, load_average_after=os.getloadavg())
     with open(f"{args.output}.json", "w") as f:
         json.dump(dict(settings=meta, rows=rows, runs={str(n): rs for n, rs in runs.items()}), f, indent=2)
     print(f"wrote {args.output}.json")
