@@ -167,6 +167,10 @@ class DreamerV1(ActorCriticDreamer):
         if _init_setup_model:
             self._setup_model()
 
+    def _upgrade_settings(self) -> None:
+        # version-0 files stored free_nats, dyn_scale, rep_scale and model_loss_scales, but not kl_scale
+        self.kl_scale = self.dyn_scale
+
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             **super()._derived_policy_kwargs(),

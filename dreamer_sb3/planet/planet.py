@@ -251,6 +251,11 @@ class PlaNet(DreamerAlgorithm):
         if _init_setup_model:
             self._setup_model()
 
+    def _upgrade_settings(self) -> None:
+        # version-0 files stored kl_scale and discount_scale, not the mapping
+        self.dyn_scale = self.rep_scale = self.kl_scale
+        self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": self.discount_scale}
+
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             "planning_horizon": self.planning_horizon,
