@@ -239,9 +239,11 @@ class DreamerAlgorithm(BaseAlgorithm):
         exclude: Iterable[str] | None = None,
         include: Iterable[str] | None = None,
     ) -> None:
-        """SB3's ``save``, stamping the file with :data:`SETTINGS_VERSION`."""
+        """SB3's ``save``, stamping the file with :data:`SETTINGS_VERSION`; in a data-parallel run only rank 0
+        writes (every rank holds the same networks)."""
         self._settings_version = SETTINGS_VERSION
-        super().save(path, exclude=exclude, include=include)
+        if dist.rank_of(self.distributed) == 0:
+            super().save(path, exclude=exclude, include=include)
 
     @classmethod
     def load(
@@ -267,11 +269,6 @@ class DreamerAlgorithm(BaseAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_train_latent", "_metrics", "_ranks", "distributed"]
-
-    def save(self, path: str | pathlib.Path | io.BufferedIOBase, *args: Any, **kwargs: Any) -> None:
-        """SB3's ``save``; in a data-parallel run only rank 0 writes (every rank holds the same networks)."""
-        if dist.rank_of(self.distributed) == 0:
-            super().save(path, *args, **kwargs)
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
