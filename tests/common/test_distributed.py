@@ -146,7 +146,7 @@ def test_single_rank_collectives_are_no_ops():
     assert th.equal(p.grad, th.full((2,), 4.0))
 
 
-@pytest.mark.slow(minutes=0.5)
+@pytest.mark.slow(minutes=0.75)
 def test_elastic_restart_resumes_from_the_checkpoint(tmp_path):
     proc, _ = torchrun(tmp_path, "restart", restarts=1)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
