@@ -26,7 +26,6 @@ import torch as th
 import torch.distributed as dist
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.type_aliases import MaybeCallback
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 if TYPE_CHECKING:
     from dreamer_sb3.common.base import DreamerAlgorithm
@@ -128,11 +127,11 @@ class Ranks:
         grads = [p.grad for p in params if p.grad is not None]
         if not grads:
             return
-        flat = _flatten_dense_tensors(grads)
+        flat = th.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         flat.div_(self.world_size)
-        for g, avg in zip(grads, _unflatten_dense_tensors(flat, grads)):
-            g.copy_(avg)
+        for g, avg in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(avg.view_as(g))
 
     def broadcast_module(self, module: th.nn.Module) -> None:
         """Copy rank 0's parameters and buffers into ``module`` on every rank."""

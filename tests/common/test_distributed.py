@@ -158,3 +158,22 @@ def test_elastic_restart_resumes_from_the_checkpoint(tmp_path):
     assert ckpt.num_timesteps == TOTAL_STEPS // 2 and r0["n_updates"] > ckpt._n_updates
     for k in r0["params"]:
         assert th.equal(r0["params"][k], r1["params"][k]), k
+
+
+def test_average_gradients_flattens_reduces_and_restores_shapes(tmp_path):
+    """One all_reduce over a one-process gloo group (the sum is this rank's gradient), divided by a pretended world
+    size of 2: every gradient comes back halved in its own shape; a parameter without a gradient stays without."""
+    import torch.distributed as tdist
+
+    tdist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        ranks = dist.Ranks(rank=0, world_size=2)
+        a, b, c = th.nn.Parameter(th.ones(2, 3)), th.nn.Parameter(th.ones(4)), th.nn.Parameter(th.ones(1))
+        a.grad, b.grad = th.arange(6.0).reshape(2, 3), th.full((4,), -2.0)
+        ranks.average_gradients([a, b, c])
+        assert th.equal(a.grad, th.arange(6.0).reshape(2, 3) / 2) and th.equal(b.grad, th.full((4,), -1.0))
+        assert c.grad is None
+        assert ranks.any(True) and not ranks.any(False)
+    finally:
+        tdist.destroy_process_group()
+    assert not tdist.is_initialized()
