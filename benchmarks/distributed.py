@@ -109,6 +109,8 @@ def worker(args: argparse.Namespace) -> None:
         )
         with open(args.worker_out, "w") as f:
             json.dump(record, f)
+    if tdist.is_initialized():
+        tdist.destroy_process_group()
 
 
 def _free_port() -> int:
@@ -128,7 +130,7 @@ def launch(args: argparse.Namespace, n: int) -> dict:
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
-            raise RuntimeError(f"{n} ranks failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+            raise RuntimeError(f"{n} ranks failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-12000:]}")
         with open(out) as f:
             return json.load(f)
 

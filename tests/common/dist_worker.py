@@ -116,3 +116,5 @@ def finish(model: DreamerV3, out: str, rank: int, start: float, mode: str) -> No
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    if th.distributed.is_initialized():
+        th.distributed.destroy_process_group()
