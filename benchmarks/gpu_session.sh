@@ -7,6 +7,8 @@
 #                                             #   1. benchmarks/device_check.py --device cuda (every algorithm trains)
 #                                             #   2. benchmarks/throughput.py --device cuda: vision fp32/bf16, eager and
 #                                             #      compiled, peers; then the paper's L and XL sizes
+#                                             #   3. benchmarks/distributed.py --device cuda: data-parallel
+#                                             #      scaling (NCCL) at 1, 2, 4, 8 ranks, as many as GPUs lent
 #
 # Results go to $OUT (the device tool's folder that comes back) or benchmarks/results/gpu.
 set -euo pipefail
@@ -34,7 +36,7 @@ run)
   export PYTHONPATH=/tmp/ours:$PYTHONPATH PYTHONUNBUFFERED=1
   mkdir -p "$OUT_DIR"
   status=0
-  # 8 files come back from $OUT: device_check.{log,json}, and per throughput run its log, JSON and PNG
+  # 10 files come back from $OUT: device_check.{log,json}, and per throughput run its log, JSON and PNG
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 benchmarks/device_check.py --device cuda --steps 400 -o "$OUT_DIR"; } 2>&1 | tee "$OUT_DIR/device_check.log" \
     || status=1
@@ -43,6 +45,11 @@ run)
     2>&1 | tee "$OUT_DIR/throughput_vision.log" || status=1
   python3 benchmarks/throughput.py --device cuda --configs vision-L vision-XL --precisions fp32 bf16 --repeats 5 \
     --peak-tflops "$PEAK_TFLOPS" --output "$OUT_DIR/large" 2>&1 | tee "$OUT_DIR/throughput_large.log" || status=1
+  # data-parallel scaling: one rank per GPU (NCCL), 1 rank = the plain single-process path
+  n_gpus=$(nvidia-smi -L | wc -l)
+  ranks=(); for n in 1 2 4 8; do [ "$n" -le "$n_gpus" ] && ranks+=("$n"); done
+  python3 benchmarks/distributed.py --device cuda --config vision --ranks "${ranks[@]}" --repeats 2 --prefill 300 \
+    --updates 20 --env-steps 200 --output "$OUT_DIR/distributed_vision" 2>&1 | tee "$OUT_DIR/distributed.log" || status=1
   exit $status
   ;;
 *)

@@ -20,13 +20,21 @@ Every rl-zoo3 ``train`` flag works (``-n``, ``--seed``, ``-f``, ``-tb``, ``--eva
 Example::
 
     python -m dreamer_sb3.zoo.train --algo dreamerv3 --env CartPole-v1 -f logs/
+
+Under ``torchrun --nproc_per_node N -m dreamer_sb3.zoo.train ...`` every rank trains (data-parallel, see
+``docs/distributed.md``); rank 0 writes the one run folder (model, config, logs, evaluations, checkpoints) and
+runs the final evaluation; ranks ``> 0`` keep rl-zoo3's per-run files in a private temporary folder, and only
+their replays (``--save-replay-buffer``) are moved into rank 0's run folder (``replay_buffer.rank<r>.pkl``),
+where ``-i`` finds them to resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,6 +168,38 @@ def _entry_policy_kwargs(argv: Sequence[str]) -> dict[str, Any]:
     return dict(policy_kwargs)
 
 
+def _run_dir(folder: str, algo: str, env_id: str) -> str:
+    """The run folder rl-zoo3's train wrote last under ``folder`` for ``env_id``."""
+    from huggingface_sb3 import EnvironmentName
+    from rl_zoo3.utils import get_latest_run_id
+
+    env_name = EnvironmentName(env_id)
+    log_path = os.path.join(folder, algo)
+    return os.path.join(log_path, f"{env_name}_{get_latest_run_id(log_path, env_name)}")
+
+
+def _gather_rank_files(argv: Sequence[str], rank: int, private: str | None) -> None:
+    """After a data-parallel run: rank ``r > 0`` moves its saved replay into rank 0's run folder and deletes its
+    temporary folder; then the process group is closed."""
+    import torch.distributed as tdist
+
+    algo = flag_value(argv, "--algo", default="ppo") or "ppo"
+    env_id = flag_value(argv, "--env", default="CartPole-v1") or "CartPole-v1"
+    folder = flag_value(argv, "-f", "--log-folder", default="logs") or "logs"
+    if not tdist.is_initialized():  # the algorithm never joined a process group (not one of ours)
+        return
+    shared: list[str | None] = [_run_dir(folder, algo, env_id) if rank == 0 else None]
+    tdist.broadcast_object_list(shared, src=0)
+    if private is not None:
+        own = _run_dir(private, algo, env_id)
+        for name in os.listdir(own) if os.path.isdir(own) else []:
+            if name.startswith(f"replay_buffer.rank{rank}"):
+                shutil.move(os.path.join(own, name), os.path.join(str(shared[0]), name))
+        shutil.rmtree(private, ignore_errors=True)
+    tdist.barrier()
+    tdist.destroy_process_group()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m dreamer_sb3.zoo.train [rl-zoo3 train flags]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -170,9 +210,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv += ["--conf-file", str(hyperparams_path(algo))]
     import rl_zoo3.train
     from huggingface_sb3 import EnvironmentName
-    from rl_zoo3.utils import get_latest_run_id
+
+    from dreamer_sb3.common import distributed as dist
 
     optimizing = "-optimize" in argv or "--optimize-hyperparameters" in argv
+    rank = dist.rank_of(None)
+    if dist.launched(None) and optimizing:
+        raise ValueError("-optimize runs independent trials: launch it with python, not under torchrun")
     if optimizing:
         from dreamer_sb3.zoo.hyperparams_opt import configure_search
 
@@ -182,11 +226,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             max_train_ratio=ours.max_train_ratio,
             base_policy_kwargs=_entry_policy_kwargs(argv),
         )
+    private = None
+    rank_argv = list(argv)
+    if rank > 0:  # one run folder: rank 0's; the others keep rl-zoo3's files in a temporary folder
+        private = tempfile.mkdtemp(prefix=f"dreamer_sb3_rank{rank}_")
+        rank_argv += ["-f", private, "--verbose", "0"]  # argparse: the last -f wins
     with (
         trust_pickled_files(ours.allow_pickle),
         safe_run_files(),
         crash_safe_rl_zoo3(not ours.no_checkpoint_replay, ours.checkpoint_minutes),
-        argv_as(argv),
+        argv_as(rank_argv),
     ):
         try:
             rl_zoo3.train.train()
@@ -194,14 +243,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             if "-h" in argv or "--help" in argv:
                 _print_our_help()
             raise
+    if dist.launched(None):
+        _gather_rank_files(argv, rank, private)
+        if rank > 0:
+            return
 
     if ours.final_eval_episodes <= 0 or optimizing or algo not in ALGORITHMS:
         return
-    env_id = flag_value(argv, "--env", default="CartPole-v1")
-    folder = flag_value(argv, "-f", "--log-folder", default="logs")
+    env_id = flag_value(argv, "--env", default="CartPole-v1") or "CartPole-v1"
+    folder = flag_value(argv, "-f", "--log-folder", default="logs") or "logs"
     env_name = EnvironmentName(env_id)
-    log_path = os.path.join(folder, algo)
-    run_dir = os.path.join(log_path, f"{env_name}_{get_latest_run_id(log_path, env_name)}")
+    run_dir = _run_dir(folder, algo, env_id)
     model_path = os.path.join(run_dir, f"{env_name}.zip")
     with trust_pickled_files(ours.allow_pickle):
         res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)

@@ -147,7 +147,7 @@ class ActorCriticDreamer(DreamerAlgorithm):
         norm = self.policy.return_norm
         if norm is None:
             return 1.0
-        norm.update(ret)
+        norm.update(self._ranks.gather(ret.detach()))  # percentiles of every rank's returns: the same scale everywhere
         return norm.scale
 
     def _actor_loss(self, traj: Trajectory, ret: th.Tensor, value: th.Tensor) -> tuple[th.Tensor, dict[str, th.Tensor]]:

@@ -28,6 +28,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import obs_as_tensor, safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
+from dreamer_sb3.common import distributed as dist
 from dreamer_sb3.common import validation
 from dreamer_sb3.common.guard import BAD_DATA_MODES, BadData, DataGuard, NonFiniteUpdateError, finite_update
 from dreamer_sb3.common.metrics import RunningMeans
@@ -99,6 +100,12 @@ class DreamerAlgorithm(BaseAlgorithm):
         many updates, whether or not episodes end (0: only every ``log_interval`` episodes and at the end of ``learn``)
     :param video_every_updates: with a TensorBoard logger and image observations, write an open-loop video prediction
         of the world model (``train/openl_<key>``, see :mod:`dreamer_sb3.common.openl`) every this many updates (0: never)
+    :param distributed: data-parallel training over the ranks of a ``torchrun`` launch (see
+        ``docs/distributed.md``): ``None`` detects it (an initialised process group, or ``WORLD_SIZE > 1``),
+        ``True`` requires it, ``False`` trains this process alone. Every rank steps its own envs (seeded
+        ``seed + rank * n_envs``) into its own replay and averages gradients with the others;
+        ``num_timesteps``, ``total_timesteps`` and ``learning_starts`` count env steps over all ranks, the
+        train ratio holds per rank; logging, callbacks, the progress bar and ``save`` run on rank 0 only
     :param stats_window_size: episodes averaged for rollout logging
     :param tensorboard_log: TensorBoard log folder
     :param verbose: 0 silent, 1 info, 2 debug
@@ -136,6 +143,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         compile: bool = False,
         on_bad_data: BadData = "raise",
         max_skipped_updates: int = 10,
+        distributed: bool | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         log_every_updates: int = 100,
         video_every_updates: int = 1000,
@@ -202,6 +210,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.max_skipped_updates = max_skipped_updates
         self._dropped_steps = 0  # steps left out of the replay by the data guard (train/dropped_steps)
         self._skipped_updates = 0  # optimiser steps skipped for a non-finite loss or gradient (train/skipped_updates)
+        self.distributed = distributed
         self.replay_buffer = None
 
     # ------------------------------------------------------------------ setup
@@ -216,6 +225,8 @@ class DreamerAlgorithm(BaseAlgorithm):
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
+        self.device = dist.rank_device(self.device, self.distributed)
+        self._ranks = dist.SINGLE  # the process group is joined by learn(), so load / predict stay local
         self.set_random_seed(self.seed)
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, **self._policy_kwargs()
@@ -255,9 +266,18 @@ class DreamerAlgorithm(BaseAlgorithm):
         return {k: (tuple(s.shape or ()), np.dtype(np.uint8 if _stores_uint8(s) else np.float32)) for k, s in items}
 
     def _make_replay(self) -> SequenceReplay:
-        replay = SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, self.seed)
+        seed = None if self.seed is None else self._rank_seed(self.seed)
+        replay = SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, seed)
         replay.warn_if_too_large(stacklevel=4)
         return replay
+
+    def _rank_seed(self, seed: int) -> int:
+        """``seed`` offset by this process's rank, so ranks step different envs and sample different batches."""
+        return seed + dist.rank_of(self.distributed) * self.n_envs
+
+    def set_random_seed(self, seed: int | None = None) -> None:
+        """SB3's seeding (python, numpy, torch, action space, env) with ``seed + rank * n_envs`` on each rank."""
+        super().set_random_seed(None if seed is None else self._rank_seed(seed))
 
     def _check_obs_shapes(self) -> None:
         """Clear error when the env's observations do not match its declared space."""
@@ -282,15 +302,26 @@ class DreamerAlgorithm(BaseAlgorithm):
         exclude: Iterable[str] | None = None,
         include: Iterable[str] | None = None,
     ) -> None:
-        """SB3's ``save``, stamping the file with :data:`SETTINGS_VERSION`."""
+        """SB3's ``save``, stamping the file with :data:`SETTINGS_VERSION`; in a data-parallel run only rank 0
+        writes (every rank holds the same networks)."""
         self._settings_version = SETTINGS_VERSION
-        super().save(path, exclude=exclude, include=include)
+        if dist.rank_of(self.distributed) == 0:
+            super().save(path, exclude=exclude, include=include)
 
     def _upgrade_settings(self) -> None:
         """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_train_latent", "_metrics", "_dump_mark", "_data_guard", "_step_guard"]
+        return [
+            *super()._excluded_save_params(),
+            "_train_latent",
+            "_metrics",
+            "_dump_mark",
+            "_data_guard",
+            "_step_guard",
+            "_ranks",
+            "distributed",
+        ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", *[f"policy.{n}" for n in self.policy.optimizer_names()]], []
@@ -331,10 +362,15 @@ class DreamerAlgorithm(BaseAlgorithm):
         return model
 
     def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
-        """Save the replay buffer (only the filled part) so training can be resumed."""
+        """Save the replay buffer (only the filled part) so training can be resumed.
+
+        In a data-parallel run every rank saves its own replay: rank ``r > 0`` to ``<stem>.rank<r><suffix>``
+        beside ``path`` (a file object is written as given).
+        """
         if self.replay_buffer is None:
             raise RuntimeError("The replay buffer is not defined: the model has no env")
         if isinstance(path, str | pathlib.Path):
+            path = dist.rank_path(path, dist.rank_of(self.distributed))
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.replay_buffer.save(path)
 
@@ -346,7 +382,16 @@ class DreamerAlgorithm(BaseAlgorithm):
             passes it). Nothing needs truncating here: when training resumes, the env is reset and the
             new observations are stored with ``is_first``, so no sequence runs across the resume point,
             and the interrupted episode's last step is (correctly) not marked terminal.
+
+        In a data-parallel run rank ``r > 0`` reads its own file (see :meth:`save_replay_buffer`); a rank
+        whose file is missing (e.g. more ranks than when it was saved) warns and keeps an empty replay.
         """
+        rank = dist.rank_of(self.distributed)
+        if isinstance(path, str | pathlib.Path) and rank > 0:
+            path = dist.rank_path(path, rank)
+            if not path.exists() and not pathlib.Path(f"{path}.pkl").exists():
+                warnings.warn(f"Rank {rank} has no saved replay {path}: it starts with an empty replay", stacklevel=2)
+                return
         if isinstance(path, str | pathlib.Path) and not pathlib.Path(path).exists() and pathlib.Path(f"{path}.pkl").exists():
             path = f"{path}.pkl"
         buf = SequenceReplay.load(path, obs_shapes=self._replay_obs_shapes(), capacity=self.buffer_size)
@@ -521,9 +566,9 @@ class DreamerAlgorithm(BaseAlgorithm):
             callback.on_rollout_start()
             env_actions, model_actions = self._sample_actions()
             new_obs, rewards, dones, infos = self._step_guard.step(self.env, env_actions)
-            self.num_timesteps += self.env.num_envs
+            self.num_timesteps += self.env.num_envs * self._ranks.world_size
             callback.update_locals(locals())
-            if not callback.on_step():
+            if self._ranks.any(not callback.on_step()):  # rank 0's callbacks stop every rank
                 callback.on_rollout_end()
                 break
             self._update_info_buffer(infos, dones)
@@ -551,7 +596,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         assert self.replay_buffer is not None
         self._update_credit += self.n_envs * self.train_ratio / (self.batch_size * self.batch_length)
         n = int(self._update_credit)
-        if n == 0 or self.replay_buffer.num_sequences(self.batch_length) == 0:
+        if n == 0 or self._ranks.any(self.replay_buffer.num_sequences(self.batch_length) == 0):
             return
         self._update_credit -= n
         self.train(n)
@@ -598,7 +643,8 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _gradient_step(
         self, optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter], max_grad_norm: float
     ) -> th.Tensor:
-        """Backpropagate ``loss``, clip the gradient norm of ``params`` and step ``optimizer``.
+        """Backpropagate ``loss``, average the gradients of ``params`` over the ranks (data-parallel runs),
+        clip their norm and step ``optimizer``.
 
         A non-finite loss or gradient norm skips the step (parameters and optimiser state unchanged) and counts it
         in ``_skipped_updates`` (see ``max_skipped_updates``).
@@ -608,8 +654,10 @@ class DreamerAlgorithm(BaseAlgorithm):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = list(params)
+        self._ranks.average_gradients(params)
         grad_norm = th.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        if finite_update(loss, grad_norm):
+        # one decision for every rank (a rank that skipped alone would leave the others' parameters behind)
+        if not self._ranks.any(not finite_update(loss, grad_norm)):
             optimizer.step()
         else:
             optimizer.zero_grad(set_to_none=True)
@@ -680,4 +728,7 @@ class DreamerAlgorithm(BaseAlgorithm):
             raise ValueError("The model has no env: pass one to load(path, env=...) or call set_env(env) before learn()")
         if not isinstance(self.env, VecEnv):  # pragma: no cover - SB3 always wraps
             raise TypeError("Expected a VecEnv")
+        self._ranks = dist.setup(self.distributed, self.device)
+        if self._ranks.enabled:
+            callback, progress_bar = dist.join_learn(self, callback, progress_bar)
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)

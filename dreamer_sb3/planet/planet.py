@@ -165,6 +165,9 @@ class PlaNet(DreamerAlgorithm):
         before training stops with an error
     :param log_every_updates: dump the logs every this many updates as well (0: only by episodes and at the end)
     :param video_every_updates: open-loop video predictions to TensorBoard every this many updates (0: never)
+    :param distributed: data-parallel training under ``torchrun`` (``None``: detect the launch, ``True``: require
+        it, ``False``: this process alone); see :class:`~dreamer_sb3.common.base.DreamerAlgorithm` and
+        ``docs/distributed.md``
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -213,6 +216,7 @@ class PlaNet(DreamerAlgorithm):
         compile: bool = False,
         on_bad_data: BadData = "raise",
         max_skipped_updates: int = 10,
+        distributed: bool | None = None,
         policy_kwargs: dict[str, Any] | None = None,
         log_every_updates: int = 100,
         video_every_updates: int = 1000,
@@ -245,6 +249,7 @@ class PlaNet(DreamerAlgorithm):
             compile=compile,
             on_bad_data=on_bad_data,
             max_skipped_updates=max_skipped_updates,
+            distributed=distributed,
             policy_kwargs=policy_kwargs,
             log_every_updates=log_every_updates,
             video_every_updates=video_every_updates,
