@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dreamer_sb3.common.distributions import (
+    FreeNatsMode,
     categorical_kl,
     gaussian_kl,
     kl_loss,
@@ -129,11 +130,17 @@ class RSSM(nn.Module):
         return mean if deterministic else mean + std * th.randn_like(std)
 
     def kl(
-        self, post: tuple[th.Tensor, ...], prior: tuple[th.Tensor, ...], free_nats: float, dyn_scale: float, rep_scale: float
+        self,
+        post: tuple[th.Tensor, ...],
+        prior: tuple[th.Tensor, ...],
+        free_nats: float,
+        dyn_scale: float,
+        rep_scale: float,
+        free_nats_mode: FreeNatsMode = "step",
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """KL loss with free bits and balancing; see :func:`dreamer_sb3.common.distributions.kl_loss`."""
         fn = categorical_kl if self.discrete else gaussian_kl
-        return kl_loss(fn, post, prior, free_nats, dyn_scale, rep_scale)
+        return kl_loss(fn, post, prior, free_nats, dyn_scale, rep_scale, free_nats_mode)
 
     # ------------------------------------------------------------------ state helpers
     @property
