@@ -158,13 +158,13 @@ def test_world_model_loss_is_recon_reward_and_kl_with_3_free_nats(monkeypatch):
     rssm = model.policy.world_model.rssm
     original = rssm.kl
 
-    def spy(post, prior, free_nats, dyn_scale, rep_scale):
-        seen.update(free_nats=free_nats, dyn_scale=dyn_scale, rep_scale=rep_scale)
-        return original(post, prior, free_nats, dyn_scale, rep_scale)
+    def spy(post, prior, free_nats, dyn_scale, rep_scale, free_nats_mode):
+        seen.update(free_nats=free_nats, dyn_scale=dyn_scale, rep_scale=rep_scale, free_nats_mode=free_nats_mode)
+        return original(post, prior, free_nats, dyn_scale, rep_scale, free_nats_mode)
 
     monkeypatch.setattr(rssm, "kl", spy)
     model.train(1)
-    assert seen == dict(free_nats=3.0, dyn_scale=1.0, rep_scale=1.0)
+    assert seen == dict(free_nats=3.0, dyn_scale=1.0, rep_scale=1.0, free_nats_mode="step")  # PlaNet: per step
     opt = model.policy.model_optimizer
     assert opt.param_groups[0]["lr"] == 1e-3 and opt.param_groups[0]["eps"] == 1e-4
     assert set(model._metrics[-1]) >= {"vector_loss", "reward_loss", "kl_loss", "model_loss"}
