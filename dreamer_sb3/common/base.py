@@ -3,7 +3,7 @@
 It owns what the algorithms share: the env loop over a VecEnv with a recurrent acting latent,
 the sequence replay (with terminal observations and ``is_first`` flags), the train-ratio
 schedule, logging, recurrent ``predict``, and saving / loading of every network, optimizer and
-the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm._train_step`.
+the replay. A subclass provides its paper's defaults and :meth:`DreamerAlgorithm.train_step`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ def cpu_has_native_bf16() -> bool:
 
 
 SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
+
+#: version of the settings a model file holds: 0 before every setting was a saved instance attribute (files
+#: written before the constructors mapped each paper's settings in one call), 1 since
+SETTINGS_VERSION = 1
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
@@ -230,6 +234,38 @@ class DreamerAlgorithm(BaseAlgorithm):
             yield
 
     # ------------------------------------------------------------------ SB3 save / load
+    def save(
+        self,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        exclude: Iterable[str] | None = None,
+        include: Iterable[str] | None = None,
+    ) -> None:
+        """SB3's ``save``, stamping the file with :data:`SETTINGS_VERSION`."""
+        self._settings_version = SETTINGS_VERSION
+        super().save(path, exclude=exclude, include=include)
+
+    @classmethod
+    def load(
+        cls: type[SelfDreamer],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfDreamer:
+        """SB3's ``load``; a file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives
+        from its saved arguments (:meth:`_upgrade_settings`), so training continues as it was configured."""
+        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        if getattr(model, "_settings_version", 0) < SETTINGS_VERSION:
+            model._upgrade_settings()
+            model._settings_version = SETTINGS_VERSION
+        return model
+
+    def _upgrade_settings(self) -> None:
+        """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
+
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_train_latent", "_metrics"]
 

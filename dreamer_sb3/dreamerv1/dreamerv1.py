@@ -201,6 +201,10 @@ class DreamerV1(ActorCriticDreamer):
         self.policy.exploration_noise = self.exploration_amount()
         return super()._sample_actions()
 
+    def _upgrade_settings(self) -> None:
+        # version-0 files stored free_nats, dyn_scale, rep_scale and model_loss_scales, but not kl_scale
+        self.kl_scale = self.dyn_scale
+
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             **super()._derived_policy_kwargs(),

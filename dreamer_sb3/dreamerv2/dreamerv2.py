@@ -286,6 +286,13 @@ class DreamerV2(ActorCriticDreamer):
                 },
             )
 
+    def _upgrade_settings(self) -> None:
+        # version-0 files stored kl_balance / kl_scale / discount_scale / target_update_interval, not the mapping
+        self.dyn_scale = self.kl_balance * self.kl_scale
+        self.rep_scale = (1.0 - self.kl_balance) * self.kl_scale
+        self.model_loss_scales = {"image": 0.5, "vector": 1.0, "cont": self.discount_scale}
+        self.slow_critic_interval = self.target_update_interval
+
     def _preset_for(self, action_space: spaces.Space | None) -> str:
         if self.preset != "auto":
             return self.preset

@@ -160,6 +160,10 @@ class DreamerV3(ActorCriticDreamer):
         if _init_setup_model:
             self._setup_model()
 
+    def _upgrade_settings(self) -> None:
+        # version-0 files stored actor_grad, not the REINFORCE weight it maps to
+        self.reinforce_mix = 1.0 if self.actor_grad == "reinforce" else 0.0
+
     # ------------------------------------------------------------------ update
     # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the
     # percentile return scale of the policy's normaliser) and the slow-critic EMA are the shared

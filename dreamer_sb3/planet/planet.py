@@ -256,6 +256,11 @@ class PlaNet(DreamerAlgorithm):
         else:  # SB3's load: a file saved before these settings existed keeps what it was trained with
             restore_saved_defaults(self, {"reward_scale": 1.0, "model_loss_scales": {**self.model_loss_scales, "reward": 1.0}})
 
+    def _upgrade_settings(self) -> None:
+        # version-0 files stored kl_scale and discount_scale, not the mapping
+        self.dyn_scale = self.rep_scale = self.kl_scale
+        self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": self.discount_scale}
+
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             **earlier_policy_kwargs(self, {"act": "elu", "image_bits": 8}),
