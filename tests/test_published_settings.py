@@ -291,6 +291,32 @@ def test_deterministic_latent_setting():
 
 
 # ------------------------------------------------------------------ loading agents saved before
+def test_version_0_and_1_files_get_the_earlier_settings(tmp_path):
+    """A file without a stamp (version 0) or stamped 1 gets the settings and architecture before issue 13."""
+    import json
+    import zipfile
+
+    for version in (None, 1):
+        model = DreamerV2("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(TINY, classes=4))
+        model.save(tmp_path / "m.zip")
+        with zipfile.ZipFile(tmp_path / "m.zip") as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        data = json.loads(members["data"])
+        data.pop("_settings_version")
+        if version is not None:
+            data["_settings_version"] = version
+        for key in ("free_nats_mode", "pretrain_updates", "weight_decay", "replay_within_episodes", "reward_clip"):
+            data.pop(key)
+        members["data"] = json.dumps(data).encode()
+        with zipfile.ZipFile(tmp_path / "m.zip", "w") as archive:
+            for name, blob in members.items():
+                archive.writestr(name, blob)
+        loaded = DreamerV2.load(tmp_path / "m.zip")
+        assert (loaded.free_nats_mode, loaded.pretrain_updates, loaded.weight_decay) == ("step", 0, 0.0)
+        assert (loaded.replay_within_episodes, loaded.reward_clip, loaded.model_loss_scales["vector"]) == (False, "none", 1.0)
+        assert loaded.policy.actor.dist == "bounded_normal" and loaded.policy.actor.max_std == 1.0
+
+
 @pytest.mark.parametrize("cls", [PlaNet, DreamerV1, DreamerV2])
 def test_old_files_keep_their_settings_and_new_files_theirs(cls, tmp_path):
     model = cls("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(TINY, classes=0 if cls is not DreamerV2 else 4))
@@ -306,11 +332,12 @@ def test_shipped_agents_load_with_the_settings_they_were_trained_with():
     from dreamer_sb3.zoo.pretrained import load_pretrained
 
     planet = load_pretrained("planet", "Pendulum-v1", device="cpu")
-    assert planet._settings_version == 1 and planet.reward_scale == 1.0 and planet.model_loss_scales["reward"] == 1.0
+    assert planet.reward_scale == 1.0 and planet.model_loss_scales["reward"] == 1.0
     assert planet.policy._ctor["act"] == "elu" and planet.policy.world_model.image_bits == 8
     v1 = load_pretrained("dreamerv1", "Pendulum-v1", device="cpu")
     assert (v1.free_nats_mode, v1.pretrain_updates, v1.policy._ctor["cnn_act"]) == ("step", 0, None)
     v2 = load_pretrained("dreamerv2", "Pendulum-v1", device="cpu")
+    assert v2._settings_version == 2  # upgraded on load: saving it again stores what it now holds
     assert v2.policy._ctor["actor_dist"] == "bounded_normal" and v2.policy._ctor["actor_max_std"] == 1.0
     assert (v2.weight_decay, v2.replay_within_episodes, v2.model_loss_scales["vector"]) == (0.0, False, 1.0)
     assert type(v2.policy.model_optimizer) is th.optim.Adam

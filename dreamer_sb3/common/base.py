@@ -45,8 +45,9 @@ def cpu_has_native_bf16() -> bool:
 SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
 
 #: version of the settings a model file holds: 0 before every setting was a saved instance attribute (files
-#: written before the constructors mapped each paper's settings in one call), 1 since
-SETTINGS_VERSION = 1
+#: written before the constructors mapped each paper's settings in one call), 1 since, 2 since PlaNet / V1 / V2
+#: default to their official code's settings (issue 13; see dreamer_sb3/common/compat.py)
+SETTINGS_VERSION = 2
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
@@ -255,7 +256,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         force_reset: bool = True,
         **kwargs: Any,
     ) -> SelfDreamer:
-        """SB3's ``load``; a file written before :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives
+        """SB3's ``load``; a file written before :data:`SETTINGS_VERSION` gets the settings its algorithm derives
         from its saved arguments (:meth:`_upgrade_settings`), so training continues as it was configured."""
         model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
         if getattr(model, "_settings_version", 0) < SETTINGS_VERSION:
@@ -264,7 +265,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         return model
 
     def _upgrade_settings(self) -> None:
-        """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
+        """Derive, from the saved arguments of an older file (its version is ``self._settings_version``), the
+        settings such files did not store; override."""
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_train_latent", "_metrics"]

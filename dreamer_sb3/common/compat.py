@@ -1,12 +1,15 @@
 """Loading models saved before a setting existed: they keep the value they were trained with.
 
-SB3's ``load`` builds the algorithm with ``_init_setup_model=False``, overwrites its attributes with the saved
-ones, then calls ``_setup_model``. A setting added later is missing from an older file, so it would take the
-new default, and an architecture default that changed would no longer match the saved weights. An algorithm
-therefore calls :func:`restore_saved_defaults` on that path: it marks the model as "saved before
-:data:`SETTINGS_VERSION`" and sets the settings added since to their earlier values. A file saved since then
-carries ``_settings_version`` and every setting, which overwrite these; :func:`earlier_policy_kwargs` gives the
-architecture defaults to put under the user's saved ``policy_kwargs`` (see ``_derived_policy_kwargs``).
+Model files carry ``_settings_version`` (:data:`dreamer_sb3.common.base.SETTINGS_VERSION`; version 2: PlaNet, V1
+and V2 default to their official code's settings). SB3's ``load`` builds the algorithm with
+``_init_setup_model=False``, overwrites its attributes with the saved ones, builds the policy, and
+:meth:`DreamerAlgorithm.load` then lets an older file's algorithm restore its training settings
+(``_upgrade_settings``). The architecture must be right before the policy is built, so:
+
+- on the load path an algorithm starts at ``_settings_version = 0`` (:func:`loading_version`), which a file's saved
+  version replaces (a file without one is version 0);
+- :func:`earlier_policy_kwargs` gives the architecture defaults of files older than version 2, which the
+  algorithm puts under the user's saved ``policy_kwargs`` (in ``_derived_policy_kwargs``).
 """
 
 from __future__ import annotations
@@ -15,24 +18,26 @@ from typing import Any
 
 from dreamer_sb3.common.sizes import HEAD_LAYER_KEYS, resolve_size
 
-#: version of the PlaNet / V1 / V2 settings; 2: the official values of issue 13 (free nats on the batch mean,
-#: pretraining, weight decay, per-head depths, ReLU, truncated-normal actor, ...)
-SETTINGS_VERSION = 2
+#: the settings version whose defaults are the official PlaNet / V1 / V2 ones
+OFFICIAL_DEFAULTS_VERSION = 2
 
 
-def restore_saved_defaults(model: Any, attributes: dict[str, Any]) -> None:
-    """On SB3's load path: mark ``model`` as saved before :data:`SETTINGS_VERSION` and give the algorithm
-    ``attributes`` added since their earlier values (a newer file's saved values replace both)."""
-    model._settings_version = 1
-    for name, value in attributes.items():
-        setattr(model, name, value)
+def loading_version(init_setup_model: bool, current: int) -> int:
+    """``_settings_version`` of a new algorithm object: ``current`` when it is being constructed, 0 on SB3's load
+    path (``_init_setup_model=False``), where the file's saved version replaces it."""
+    return current if init_setup_model else 0
 
 
 def earlier_policy_kwargs(model: Any, policy_defaults: dict[str, Any]) -> dict[str, Any]:
-    """The architecture defaults a model saved before :data:`SETTINGS_VERSION` was built with (``{}`` for a newer
-    one): ``policy_defaults``, and every head as deep as its size's ``layers`` (heads had no depths of their own)."""
-    if getattr(model, "_settings_version", SETTINGS_VERSION) >= SETTINGS_VERSION:
+    """The architecture defaults a model saved before version 2 was built with (``{}`` for a newer one):
+    ``policy_defaults``, and every head as deep as its size's ``layers`` (heads had no depths of their own)."""
+    if getattr(model, "_settings_version", OFFICIAL_DEFAULTS_VERSION) >= OFFICIAL_DEFAULTS_VERSION:
         return {}
     user = {**model.default_policy_kwargs, **model.policy_kwargs}
     layers = resolve_size(user.get("model_size", "S"), layers=user.get("layers"))["layers"]
     return {**policy_defaults, **{key: layers for key in HEAD_LAYER_KEYS}}
+
+
+def saved_before_official_defaults(model: Any) -> bool:
+    """Whether ``model`` was loaded from a file older than version 2 (call from ``_upgrade_settings``)."""
+    return getattr(model, "_settings_version", 0) < OFFICIAL_DEFAULTS_VERSION

@@ -33,8 +33,8 @@ import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
-from dreamer_sb3.common.base import Precision
-from dreamer_sb3.common.compat import SETTINGS_VERSION, earlier_policy_kwargs, restore_saved_defaults
+from dreamer_sb3.common.base import SETTINGS_VERSION, Precision
+from dreamer_sb3.common.compat import earlier_policy_kwargs, loading_version, saved_before_official_defaults
 from dreamer_sb3.common.distributions import FreeNatsMode
 from dreamer_sb3.common.policies import DreamerPolicy
 
@@ -180,14 +180,9 @@ class DreamerV1(ActorCriticDreamer):
             raise ValueError(f"exploration_decay and exploration_min must be >= 0, got {exploration_decay}, {exploration_min}")
         self.exploration_decay = exploration_decay
         self.exploration_min = exploration_min
-        self._settings_version = SETTINGS_VERSION
+        self._settings_version = loading_version(_init_setup_model, SETTINGS_VERSION)
         if _init_setup_model:
             self._setup_model()
-        else:  # SB3's load: a file saved before these settings existed keeps what it was trained with
-            restore_saved_defaults(
-                self,
-                {"free_nats_mode": "step", "pretrain_updates": 0, "exploration_decay": 0.0, "exploration_min": 0.0},
-            )
 
     def exploration_amount(self) -> float:
         """V1's exploration schedule at the current step: ``exploration_noise · 0.5^(num_timesteps /
@@ -202,8 +197,13 @@ class DreamerV1(ActorCriticDreamer):
         return super()._sample_actions()
 
     def _upgrade_settings(self) -> None:
-        # version-0 files stored free_nats, dyn_scale, rep_scale and model_loss_scales, but not kl_scale
-        self.kl_scale = self.dyn_scale
+        if self._settings_version < 1:
+            # version-0 files stored free_nats, dyn_scale, rep_scale and model_loss_scales, but not kl_scale
+            self.kl_scale = self.dyn_scale
+        if saved_before_official_defaults(self):  # per-step free nats, no pretraining, constant exploration
+            self.free_nats_mode = "step"
+            self.pretrain_updates = 0
+            self.exploration_decay = self.exploration_min = 0.0
 
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {

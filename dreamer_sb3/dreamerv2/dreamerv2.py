@@ -48,8 +48,8 @@ from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
-from dreamer_sb3.common.base import Precision
-from dreamer_sb3.common.compat import SETTINGS_VERSION, earlier_policy_kwargs, restore_saved_defaults
+from dreamer_sb3.common.base import SETTINGS_VERSION, Precision
+from dreamer_sb3.common.compat import earlier_policy_kwargs, loading_version, saved_before_official_defaults
 from dreamer_sb3.common.distributions import FreeNatsMode
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
@@ -269,29 +269,24 @@ class DreamerV2(ActorCriticDreamer):
         if reward_clip not in ("none", "tanh"):
             raise ValueError(f"reward_clip must be 'none' or 'tanh', got {reward_clip!r}")
         self.reward_clip: RewardClip = reward_clip
-        self._settings_version = SETTINGS_VERSION
+        self._settings_version = loading_version(_init_setup_model, SETTINGS_VERSION)
         if _init_setup_model:
             self._setup_model()
-        else:  # SB3's load: a file saved before these settings existed keeps what it was trained with
-            restore_saved_defaults(
-                self,
-                {
-                    "free_nats_mode": "step",
-                    "pretrain_updates": 0,
-                    "weight_decay": 0.0,
-                    "replay_within_episodes": False,
-                    "prioritize_ends": False,
-                    "reward_clip": "none",
-                    "model_loss_scales": {**self.model_loss_scales, "vector": 1.0},
-                },
-            )
 
     def _upgrade_settings(self) -> None:
-        # version-0 files stored kl_balance / kl_scale / discount_scale / target_update_interval, not the mapping
-        self.dyn_scale = self.kl_balance * self.kl_scale
-        self.rep_scale = (1.0 - self.kl_balance) * self.kl_scale
-        self.model_loss_scales = {"image": 0.5, "vector": 1.0, "cont": self.discount_scale}
-        self.slow_critic_interval = self.target_update_interval
+        if self._settings_version < 1:
+            # version-0 files stored kl_balance / kl_scale / discount_scale / target_update_interval, not the mapping
+            self.dyn_scale = self.kl_balance * self.kl_scale
+            self.rep_scale = (1.0 - self.kl_balance) * self.kl_scale
+            self.model_loss_scales = {"image": 0.5, "vector": 1.0, "cont": self.discount_scale}
+            self.slow_critic_interval = self.target_update_interval
+        if saved_before_official_defaults(self):  # trained as before issue 13
+            self.free_nats_mode = "step"
+            self.pretrain_updates = 0
+            self.weight_decay = 0.0  # the policy was built without it (earlier_policy_kwargs)
+            self.replay_within_episodes = self.prioritize_ends = False
+            self.reward_clip = "none"
+            self.model_loss_scales = {**self.model_loss_scales, "vector": 1.0}
 
     def _preset_for(self, action_space: spaces.Space | None) -> str:
         if self.preset != "auto":
@@ -305,10 +300,10 @@ class DreamerV2(ActorCriticDreamer):
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             **super()._derived_policy_kwargs(),
-            **earlier_policy_kwargs(self, {"actor_dist": "bounded_normal", "actor_max_std": 1.0}),
             **PRESETS[self.resolved_preset()]["policy"],
             "cont_head": self.predict_discount,
             "weight_decay": self.weight_decay,
+            **earlier_policy_kwargs(self, {"actor_dist": "bounded_normal", "actor_max_std": 1.0, "weight_decay": 0.0}),
         }
 
     def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:

@@ -32,9 +32,9 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
-from dreamer_sb3.common.base import DreamerAlgorithm, Precision
+from dreamer_sb3.common.base import SETTINGS_VERSION, DreamerAlgorithm, Precision
 from dreamer_sb3.common.behavior import imagine
-from dreamer_sb3.common.compat import SETTINGS_VERSION, earlier_policy_kwargs, restore_saved_defaults
+from dreamer_sb3.common.compat import earlier_policy_kwargs, loading_version, saved_before_official_defaults
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.rssm import State
@@ -250,16 +250,18 @@ class PlaNet(DreamerAlgorithm):
         self.kl_scale = kl_scale
         self.reward_scale = reward_scale
         self.predict_discount, self.discount_scale = predict_discount, discount_scale
-        self._settings_version = SETTINGS_VERSION
+        self._settings_version = loading_version(_init_setup_model, SETTINGS_VERSION)
         if _init_setup_model:
             self._setup_model()
-        else:  # SB3's load: a file saved before these settings existed keeps what it was trained with
-            restore_saved_defaults(self, {"reward_scale": 1.0, "model_loss_scales": {**self.model_loss_scales, "reward": 1.0}})
 
     def _upgrade_settings(self) -> None:
-        # version-0 files stored kl_scale and discount_scale, not the mapping
-        self.dyn_scale = self.rep_scale = self.kl_scale
-        self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": self.discount_scale}
+        if self._settings_version < 1:
+            # version-0 files stored kl_scale and discount_scale, not the mapping
+            self.dyn_scale = self.rep_scale = self.kl_scale
+            self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": self.discount_scale}
+        if saved_before_official_defaults(self):  # the reward loss was weighted 1
+            self.reward_scale = 1.0
+            self.model_loss_scales = {**self.model_loss_scales, "reward": 1.0}
 
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
