@@ -166,7 +166,9 @@ def test_dynamics_mix_backpropagates_through_the_model():
 
 @pytest.mark.slow(minutes=2)
 def test_dreamerv2_learns_cartpole():
-    """Seeds 0, 1, 2 reached 296, 191, 207 here (random: about 22)."""
+    """Seeds 0, 1, 2 reached 296, 191, 207 here (random: about 22) before the official defaults of issue 13
+    (episode-bounded replay with prioritize_ends, tanh rewards, batch-mean free nats, weight decay, 1 pretraining
+    update); with them seed 0 reached 485."""
     with Timer() as timer:
         model = DreamerV2(
             "MlpPolicy",
