@@ -57,12 +57,12 @@ def test_each_paper_maps_its_parameterisation_in_its_constructor():
     v2 = DreamerV2("MlpPolicy", "Pendulum-v1", kl_balance=0.8, kl_scale=2.0, target_update_interval=7, _init_setup_model=False)
     assert (v2.dyn_scale, v2.rep_scale) == pytest.approx((1.6, 0.4))
     assert (v2.slow_critic_interval, v2.slow_critic_fraction, v2.slow_critic_targets) == (7, 1.0, True)
-    assert v2.discount_head == "mean" and v2.model_loss_scales == {"image": 0.5, "vector": 1.0, "cont": 1.0}
+    assert v2.discount_head == "mean" and v2.model_loss_scales == {"image": 0.5, "vector": 0.5, "cont": 1.0}
     v3 = DreamerV3("MlpPolicy", "Pendulum-v1", actor_grad="dynamics", _init_setup_model=False)
     assert (v3.reinforce_mix, v3.slow_critic_interval, v3.slow_critic_targets) == (0.0, 1, False)
     planet = PlaNet("MlpPolicy", "Pendulum-v1", kl_scale=0.5, discount_scale=3.0, _init_setup_model=False)
     assert (planet.dyn_scale, planet.rep_scale) == (0.5, 0.5)
-    assert planet.model_loss_scales == {"image": 0.5, "vector": 0.5, "cont": 3.0}
+    assert planet.model_loss_scales == {"image": 0.5, "vector": 0.5, "reward": 10.0, "cont": 3.0}
     v1 = DreamerV1("MlpPolicy", "Pendulum-v1", kl_scale=2.0, _init_setup_model=False)
     assert (v1.dyn_scale, v1.rep_scale, v1.reinforce_mix) == (2.0, 2.0, 0.0)
 

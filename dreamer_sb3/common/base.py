@@ -30,6 +30,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from dreamer_sb3.common import distributed as dist
 from dreamer_sb3.common import validation
+from dreamer_sb3.common.distributions import FreeNatsMode
 from dreamer_sb3.common.guard import BAD_DATA_MODES, BadData, DataGuard, NonFiniteUpdateError, finite_update
 from dreamer_sb3.common.metrics import RunningMeans
 from dreamer_sb3.common.model_files import check_model_file
@@ -50,8 +51,9 @@ def cpu_has_native_bf16() -> bool:
 SelfDreamer = TypeVar("SelfDreamer", bound="DreamerAlgorithm")
 
 #: version of the settings a model file holds: 0 before every setting was a saved instance attribute (files
-#: written before the constructors mapped each paper's settings in one call), 1 since
-SETTINGS_VERSION = 1
+#: written before the constructors mapped each paper's settings in one call), 1 since, 2 since PlaNet / V1 / V2
+#: default to their official code's settings (issue 13; see dreamer_sb3/common/compat.py)
+SETTINGS_VERSION = 2
 
 
 def _stores_uint8(space: spaces.Space) -> bool:
@@ -79,11 +81,19 @@ class DreamerAlgorithm(BaseAlgorithm):
     :param batch_length: steps per sequence
     :param train_ratio: replayed steps per env step (``batch_size * batch_length`` per update)
     :param free_nats: free nats (bits) of each KL term
+    :param free_nats_mode: ``"step"``: ``max(free_nats, KL)`` per time step (DreamerV3, PlaNet); ``"batch"``:
+        ``max(free_nats, mean KL)`` over the batch (DreamerV1, DreamerV2's ``free_avg``)
     :param dyn_scale: weight of the dynamics KL ``KL(sg(post) || prior)`` (trains the prior)
     :param rep_scale: weight of the representation KL ``KL(post || sg(prior))`` (trains the posterior)
     :param model_grad_clip: world-model gradient-norm clip
     :param model_loss_scales: weights of the other world-model terms by name (``image``, ``vector``,
         ``reward``, ``cont``; 1 for a term not named)
+    :param pretrain_updates: extra updates run once, at the first training step after the random prefill
+        (DreamerV1 / DreamerV2's ``pretrain``)
+    :param replay_within_episodes: sample replay windows inside one episode (DreamerV2's replay) instead of
+        uniformly over every stored window (see :mod:`dreamer_sb3.common.replay`)
+    :param prioritize_ends: with ``replay_within_episodes``, give an episode's last window the extra draws of
+        DreamerV2's ``prioritize_ends``
     :param precision: ``"fp32"`` or ``"bf16"`` autocast of network forward passes
         (fp32 master weights; losses, KL and two-hot in fp32)
     :param compile: ``torch.compile`` the networks in place (see :meth:`DreamerPolicy.compile_modules`)
@@ -139,6 +149,10 @@ class DreamerAlgorithm(BaseAlgorithm):
         rep_scale: float,
         model_grad_clip: float,
         model_loss_scales: Mapping[str, float] | None = None,
+        free_nats_mode: FreeNatsMode = "step",
+        pretrain_updates: int = 0,
+        replay_within_episodes: bool = False,
+        prioritize_ends: bool = False,
         precision: Precision = "fp32",
         compile: bool = False,
         on_bad_data: BadData = "raise",
@@ -174,6 +188,10 @@ class DreamerAlgorithm(BaseAlgorithm):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if batch_length < 2:
             raise ValueError(f"batch_length must be at least 2, got {batch_length}")
+        if free_nats_mode not in ("step", "batch"):
+            raise ValueError(f"free_nats_mode must be 'step' or 'batch', got {free_nats_mode!r}")
+        if pretrain_updates < 0:
+            raise ValueError(f"pretrain_updates must be >= 0, got {pretrain_updates}")
         if on_bad_data not in BAD_DATA_MODES:
             raise ValueError(f"on_bad_data must be one of {BAD_DATA_MODES}, got {on_bad_data!r}")
         if max_skipped_updates < 1:
@@ -199,6 +217,10 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.rep_scale = rep_scale
         self.model_grad_clip = model_grad_clip
         self.model_loss_scales = dict(model_loss_scales or {})
+        self.free_nats_mode: FreeNatsMode = free_nats_mode
+        self.pretrain_updates = pretrain_updates
+        self.replay_within_episodes = replay_within_episodes
+        self.prioritize_ends = prioritize_ends
         self.precision = precision
         self.compile = compile
         for name, value in (("log_every_updates", log_every_updates), ("video_every_updates", video_every_updates)):
@@ -309,7 +331,8 @@ class DreamerAlgorithm(BaseAlgorithm):
             super().save(path, exclude=exclude, include=include)
 
     def _upgrade_settings(self) -> None:
-        """Derive, from the saved arguments of a version-0 file, the settings such files did not store; override."""
+        """Derive, from the saved arguments of an older file (its version is ``self._settings_version``), the
+        settings such files did not store; override."""
 
     def _excluded_save_params(self) -> list[str]:
         return [
@@ -346,8 +369,8 @@ class DreamerAlgorithm(BaseAlgorithm):
 
         A file holding another algorithm's model (a DreamerV2 or PPO zip loaded here) is refused with a message
         naming it (:func:`dreamer_sb3.common.model_files.check_model_file`). A file written before
-        :data:`SETTINGS_VERSION` 1 gets the settings its algorithm derives from its saved
-        arguments (:meth:`_upgrade_settings`), so training continues as it was configured.
+        :data:`SETTINGS_VERSION` gets the architecture and settings it was trained with (see
+        :mod:`dreamer_sb3.common.compat` and :meth:`_upgrade_settings`), so it acts and trains as it was configured.
 
         :param allow_pickle: unpickle as SB3 does (only for files you trust: a pickle can run arbitrary code)
         :param kwargs: as SB3's ``load`` (attributes replaced after loading)
@@ -596,9 +619,11 @@ class DreamerAlgorithm(BaseAlgorithm):
         assert self.replay_buffer is not None
         self._update_credit += self.n_envs * self.train_ratio / (self.batch_size * self.batch_length)
         n = int(self._update_credit)
-        if n == 0 or self._ranks.any(self.replay_buffer.num_sequences(self.batch_length) == 0):
+        if n == 0 or self._ranks.any(self.replay_buffer.num_sequences(self.batch_length, self.replay_within_episodes) == 0):
             return
         self._update_credit -= n
+        if self._n_updates == 0:  # the first training step after the prefill
+            n += self.pretrain_updates
         self.train(n)
 
     def train(self, gradient_steps: int) -> None:
@@ -607,7 +632,9 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.model_optimizer)
         for _ in range(gradient_steps):
-            batch = self.replay_buffer.sample(self.batch_size, self.batch_length).to_torch(self.device)
+            batch = self.replay_buffer.sample(
+                self.batch_size, self.batch_length, self.replay_within_episodes, self.prioritize_ends
+            ).to_torch(self.device)
             skipped_before = self._skipped_updates
             metrics = self.train_step(batch)
             self._n_updates += 1
@@ -674,7 +701,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         p = self.policy
         with self.autocast():
             loss, post, metrics = p.world_model.loss(
-                batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_loss_scales
+                batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_loss_scales, self.free_nats_mode
             )
         metrics["model_grad_norm"] = self._gradient_step(
             p.model_optimizer, loss, p.world_model.parameters(), self.model_grad_clip

@@ -15,7 +15,7 @@ caller may use: :class:`ScalarDistribution` (reward, critic and continue heads: 
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import torch as th
 import torch.nn.functional as F
@@ -355,9 +355,70 @@ class TanhNormal:
         return base + self._log_det(u).sum(-1)
 
 
+class TruncNormal:
+    """DreamerV2's continuous actor: a normal with mean ``loc`` and std ``scale`` truncated to ``[-1, 1]``.
+
+    Samples are reparameterised through the inverse CDF (``u ~ U(Φ(α), Φ(β))``, ``x = loc + scale Φ⁻¹(u)``) and, as
+    V2's ``TruncNormalDist(clip=1e-6)``, clipped to ``[-1 + 1e-6, 1 - 1e-6]`` with straight-through gradients. The
+    mode is ``clip(loc, -1, 1)``; entropy and log-probability are the truncated normal's, summed over dimensions.
+    """
+
+    low, high, clip = -1.0, 1.0, 1e-6
+
+    def __init__(self, loc: th.Tensor, scale: th.Tensor) -> None:
+        self.loc = loc.float()
+        self.scale = scale.float()
+        self.alpha = (self.low - self.loc) / self.scale
+        self.beta = (self.high - self.loc) / self.scale
+        self.cdf_alpha = _std_normal_cdf(self.alpha)
+        self.mass = (_std_normal_cdf(self.beta) - self.cdf_alpha).clamp(min=1e-12)
+
+    def rsample(self) -> th.Tensor:
+        u = self.cdf_alpha + th.rand_like(self.loc) * self.mass
+        u = u.clamp(1e-7, 1.0 - 1e-7)
+        x = self.loc + self.scale * math.sqrt(2.0) * th.erfinv(2.0 * u - 1.0)
+        return x + (x.clamp(self.low + self.clip, self.high - self.clip) - x).detach()
+
+    def mode(self) -> th.Tensor:
+        return self.loc.clamp(self.low, self.high)
+
+    def log_prob(self, x: th.Tensor) -> th.Tensor:
+        z = (x - self.loc) / self.scale
+        return (-0.5 * z**2 - 0.5 * math.log(2 * math.pi) - th.log(self.scale) - th.log(self.mass)).sum(-1)
+
+    def entropy(self) -> th.Tensor:
+        pdf_a = th.exp(-0.5 * self.alpha**2) / math.sqrt(2 * math.pi)
+        pdf_b = th.exp(-0.5 * self.beta**2) / math.sqrt(2 * math.pi)
+        ent = (
+            0.5 * math.log(2 * math.pi * math.e)
+            + th.log(self.scale)
+            + th.log(self.mass)
+            + (self.alpha * pdf_a - self.beta * pdf_b) / (2.0 * self.mass)
+        )
+        return ent.sum(-1)
+
+
+def _std_normal_cdf(x: th.Tensor) -> th.Tensor:
+    return 0.5 * (1.0 + th.erf(x / math.sqrt(2.0)))
+
+
 # ---------------------------------------------------------------------------------------------
 # KL regulariser of the world model
 # ---------------------------------------------------------------------------------------------
+
+
+FreeNatsMode = Literal["step", "batch"]
+
+
+def _free(kl: th.Tensor, free_nats: float, mode: FreeNatsMode) -> th.Tensor:
+    """Free nats of one KL term ``(..)`` per time step: ``max(free, KL_t)`` (``"step"``), or per time step a term
+    whose mean is ``max(free, mean KL)`` (``"batch"``: the KL itself when its batch mean is at least ``free``,
+    else the constant ``free`` with no gradient, as DreamerV1 and DreamerV2's ``free_avg``)."""
+    if mode == "step":
+        return th.clamp(kl, min=free_nats)
+    if mode == "batch":
+        return th.where(kl.mean() >= free_nats, kl, th.full_like(kl, free_nats))
+    raise ValueError(f"free_nats_mode must be 'step' or 'batch', got {mode!r}")
 
 
 def kl_loss(
@@ -367,22 +428,27 @@ def kl_loss(
     free_nats: float,
     dyn_scale: float,
     rep_scale: float,
+    free_nats_mode: FreeNatsMode = "step",
 ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
     """World-model KL term with free bits and balancing, shared by every Dreamer.
 
     ``dyn = max(free, KL(sg(post) || prior))`` trains the prior, ``rep = max(free, KL(post || sg(prior)))``
     trains the representation; the loss is ``dyn_scale * dyn + rep_scale * rep``.
 
-    - DreamerV3: free 1 nat, dyn 0.5, rep 0.1.
-    - DreamerV2 KL balancing with alpha: dyn ``alpha``, rep ``1 - alpha`` (times the KL scale).
-    - PlaNet / DreamerV1: dyn = rep = 1 gives exactly the gradient of ``KL(post || prior)``.
+    - DreamerV3: free 1 nat per step, dyn 0.5, rep 0.1.
+    - DreamerV2 KL balancing with alpha: dyn ``alpha``, rep ``1 - alpha`` (times the KL scale); free nats on the
+      batch mean (``free_avg``).
+    - PlaNet / DreamerV1: dyn = rep = 1 gives exactly the gradient of ``KL(post || prior)``; V1 applies the free
+      nats to the batch mean, PlaNet per step.
 
     :param kl_fn: ``kl_fn(lhs_params..., rhs_params...)`` returning the KL per time step
     :param post: posterior distribution parameters (tuple of tensors)
     :param prior: prior distribution parameters
+    :param free_nats_mode: ``"step"``: ``max(free, KL)`` per time step; ``"batch"``: ``max(free, mean KL)`` over
+        the whole batch (returned per step so that its mean is that value)
     :return: ``(loss, dyn, rep)`` per time step (``dyn``/``rep`` before clipping, for logging)
     """
     dyn = kl_fn(*[p.detach() for p in post], *prior)
     rep = kl_fn(*post, *[p.detach() for p in prior])
-    loss = dyn_scale * th.clamp(dyn, min=free_nats) + rep_scale * th.clamp(rep, min=free_nats)
+    loss = dyn_scale * _free(dyn, free_nats, free_nats_mode) + rep_scale * _free(rep, free_nats, free_nats_mode)
     return loss, dyn, rep

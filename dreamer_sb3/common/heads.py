@@ -23,6 +23,7 @@ from dreamer_sb3.common.distributions import (
     MultiOneHot,
     OneHotDist,
     TanhNormal,
+    TruncNormal,
     TwoHotDist,
     symexp_bins,
     unimix_logits,
@@ -90,15 +91,17 @@ class Actor(nn.Module):
 
     Discrete / MultiDiscrete: one-hot categoricals with ``unimix`` uniform mixing and
     straight-through samples. Box: ``"bounded_normal"`` (DreamerV3: tanh mean, std in
-    ``[min_std, max_std]``) or ``"tanh_normal"`` (DreamerV1: tanh-squashed Gaussian).
+    ``[min_std, max_std]``), ``"trunc_normal"`` (DreamerV2: tanh mean, std
+    ``(max_std - min_std) sigmoid(x / 2) + min_std``, a normal truncated to ``[-1, 1]``) or
+    ``"tanh_normal"`` (DreamerV1: tanh-squashed Gaussian).
 
     :param feat_dim: feature size
     :param codec: the action space's model-space codec
     :param net: width, depth, norm and activation
     :param dist: continuous action distribution
     :param unimix: uniform mixture of discrete actions
-    :param min_std: minimum std (bounded normal)
-    :param max_std: maximum std (bounded normal)
+    :param min_std: minimum std (bounded and truncated normal)
+    :param max_std: maximum std (bounded and truncated normal)
     :param init_std: initial std (tanh normal)
     """
 
@@ -114,14 +117,16 @@ class Actor(nn.Module):
         init_std: float = 5.0,
     ) -> None:
         super().__init__()
-        if dist not in ("bounded_normal", "tanh_normal"):
-            raise ValueError(f"Unknown continuous actor distribution {dist!r}: use 'bounded_normal' or 'tanh_normal'")
+        if dist not in ("bounded_normal", "tanh_normal", "trunc_normal"):
+            raise ValueError(
+                f"Unknown continuous actor distribution {dist!r}: use 'bounded_normal', 'trunc_normal' or 'tanh_normal'"
+            )
         self.codec, self.dist, self.unimix = codec, dist, unimix
         self.min_std, self.max_std, self.init_std = min_std, max_std, init_std
         out = codec.dim if codec.discrete else 2 * codec.dim
         self.net = MLP(feat_dim, out, net.units, net.layers, net.norm, net.act)
 
-    def forward(self, feat: th.Tensor) -> OneHotDist | MultiOneHot | BoundedNormal | TanhNormal:
+    def forward(self, feat: th.Tensor) -> OneHotDist | MultiOneHot | BoundedNormal | TruncNormal | TanhNormal:
         out = self.net(feat).float()
         if self.codec.discrete:
             dists = [OneHotDist(unimix_logits(x, self.unimix)) for x in out.split(self.codec.sizes, -1)]
@@ -130,6 +135,9 @@ class Actor(nn.Module):
         if self.dist == "bounded_normal":
             std = (self.max_std - self.min_std) * th.sigmoid(std + 2.0) + self.min_std
             return BoundedNormal(th.tanh(mean), std)
+        if self.dist == "trunc_normal":
+            std = (self.max_std - self.min_std) * th.sigmoid(std / 2.0) + self.min_std
+            return TruncNormal(th.tanh(mean), std)
         mean = 5.0 * th.tanh(mean / 5.0)
         raw_init = float(np.log(np.expm1(self.init_std)))
         std = nn.functional.softplus(std + raw_init) + 1e-4

@@ -164,13 +164,26 @@ class ObsLayout:
         return obs if self.is_dict else {"obs": obs}
 
 
-def preprocess_images(obs: dict[str, th.Tensor], layout: ObsLayout) -> th.Tensor | None:
-    """Concatenate image keys along channels and map uint8 ``[0, 255]`` to float ``[-0.5, 0.5]``."""
+def preprocess_images(obs: dict[str, th.Tensor], layout: ObsLayout, bits: int = 8, noise: bool = False) -> th.Tensor | None:
+    """Concatenate image keys along channels and map uint8 ``[0, 255]`` to float ``[-0.5, 0.5]``.
+
+    With ``bits < 8`` the images are first quantised to ``bits`` bits, as PlaNet's preprocessing:
+    ``floor(x / 2^(8 - bits)) / 2^bits - 0.5`` plus uniform dequantisation noise ``U(0, 2^-bits)`` when ``noise``
+    (the world-model loss) or the bin centre ``2^-(bits + 1)`` otherwise (acting, so that acting stays a pure
+    function of the observation). ``bits = 8`` is ``x / 255 - 0.5`` (no noise).
+    """
     if not layout.image_keys:
         return None
+    if not 1 <= bits <= 8:
+        raise ValueError(f"image_bits must be in [1, 8], got {bits}")
     imgs = [obs[k] for k in layout.image_keys]
     x = th.cat(imgs, dim=-3) if len(imgs) > 1 else imgs[0]
-    return x.float() / 255.0 - 0.5
+    if bits == 8:
+        return x.float() / 255.0 - 0.5
+    bins = 2.0**bits
+    x = th.floor(x.float() / 2.0 ** (8 - bits)) / bins
+    offset = th.rand_like(x) / bins if noise else th.full_like(x, 0.5 / bins)
+    return x + offset - 0.5
 
 
 def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims: int) -> th.Tensor:
@@ -291,18 +304,25 @@ class MultiEncoder(nn.Module):
         norm: bool = True,
         act: Activation = "silu",
         symlog_inputs: bool = True,
+        cnn_act: Activation | None = None,
+        image_bits: int = 8,
     ) -> None:
         super().__init__()
         self.layout = layout
         self.symlog_inputs = symlog_inputs
-        self.cnn = ConvEncoder(layout.image_shape, depth, norm, act) if layout.image_shape is not None else None
+        self.image_bits = image_bits
+        self.cnn = ConvEncoder(layout.image_shape, depth, norm, cnn_act or act) if layout.image_shape is not None else None
         self.mlp = MLP(layout.vector_dim, None, units, layers, norm, act) if layout.vector_keys else None
         self.out_dim = (self.cnn.out_dim if self.cnn else 0) + (self.mlp.out_dim if self.mlp else 0)
 
-    def forward(self, obs: dict[str, th.Tensor], batch_dims: int) -> th.Tensor:
+    def forward(self, obs: dict[str, th.Tensor], batch_dims: int, images: th.Tensor | None = None) -> th.Tensor:
+        """Embedding of ``obs``; ``images``: the already preprocessed images (the world-model loss passes the
+        noisy ones it also reconstructs), else they are preprocessed here without noise."""
         outs = []
         if self.cnn is not None:
-            outs.append(self.cnn(preprocess_images(obs, self.layout)))
+            if images is None:
+                images = preprocess_images(obs, self.layout, self.image_bits)
+            outs.append(self.cnn(images))
         if self.mlp is not None:
             vec = preprocess_vectors(obs, self.layout, batch_dims)
             outs.append(self.mlp(symlog(vec) if self.symlog_inputs else vec))
@@ -314,6 +334,7 @@ class MultiDecoder(nn.Module):
 
     Image loss: squared error summed over pixels (unit-variance Gaussian). Vector loss: squared
     error summed over dimensions, in symlog space when ``symlog_targets`` (DreamerV3).
+    ``cnn_act`` (default ``act``) is the activation of the transposed convolutions.
     """
 
     def __init__(
@@ -326,19 +347,23 @@ class MultiDecoder(nn.Module):
         norm: bool = True,
         act: Activation = "silu",
         symlog_targets: bool = True,
+        cnn_act: Activation | None = None,
     ) -> None:
         super().__init__()
         self.layout = layout
         self.symlog_targets = symlog_targets
-        self.cnn = ConvDecoder(feat_dim, layout.image_shape, depth, norm, act) if layout.image_shape is not None else None
+        self.cnn = (
+            ConvDecoder(feat_dim, layout.image_shape, depth, norm, cnn_act or act) if layout.image_shape is not None else None
+        )
         self.mlp = MLP(feat_dim, layout.vector_dim, units, layers, norm, act) if layout.vector_keys else None
 
-    def loss(self, feat: th.Tensor, obs: dict[str, th.Tensor]) -> dict[str, th.Tensor]:
-        """Negative log-likelihood per time step for the ``image`` and ``vector`` parts."""
+    def loss(self, feat: th.Tensor, obs: dict[str, th.Tensor], images: th.Tensor | None = None) -> dict[str, th.Tensor]:
+        """Negative log-likelihood per time step for the ``image`` and ``vector`` parts (``images``: the
+        preprocessed image targets, by default ``obs``'s images mapped to ``[-0.5, 0.5]``)."""
         batch_dims = feat.dim() - 1
         out: dict[str, th.Tensor] = {}
         if self.cnn is not None:
-            target = preprocess_images(obs, self.layout)
+            target = preprocess_images(obs, self.layout) if images is None else images
             pred = self.cnn(feat)
             out["image"] = ((pred.float() - target) ** 2).sum((-3, -2, -1))
         if self.mlp is not None:

@@ -10,7 +10,9 @@ resets it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,16 @@ from dreamer_sb3.common.specs import Activation, ActorDist, HeadSpec, LatentSpec
 from dreamer_sb3.common.world_model import WorldModel
 
 RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def make_adam(params: Iterable[nn.Parameter], lr: float, eps: float, weight_decay: float = 0.0) -> th.optim.Optimizer:
+    """Adam, or with ``weight_decay > 0`` DreamerV2's decoupled decay ``w <- (1 - weight_decay) w`` before each
+    step: ``AdamW`` with decay ``weight_decay / lr`` (AdamW multiplies it by the learning rate)."""
+    if weight_decay > 0:
+        if lr <= 0:
+            raise ValueError(f"weight_decay needs a positive learning rate, got lr={lr}")
+        return th.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay / lr)
+    return th.optim.Adam(params, lr=lr, eps=eps)
 
 
 class DreamerPolicy(BasePolicy):
@@ -68,6 +80,19 @@ class DreamerPolicy(BasePolicy):
     :param exploration_noise: exploration of non-deterministic actions: Gaussian noise of this std
         added to Box actions (clipped to ``[-1, 1]``; PlaNet, DreamerV1), or for discrete actions the
         probability of replacing the action by a uniformly random one (epsilon-greedy)
+    :param gru_norm: LayerNorm inside the RSSM's GRU; ``None`` follows ``norm``
+    :param cnn_act: activation of the image convolutions; ``None``: ``act``
+    :param image_bits: bit depth of images (PlaNet: 5, with uniform dequantisation noise in the loss); 8: unchanged
+    :param reward_layers: hidden layers of the reward head (``None``: the size row's, else ``layers``)
+    :param cont_layers: hidden layers of the continue head (``None``: the size row's, else ``layers``)
+    :param actor_layers: hidden layers of the actor (``None``: the size row's, else ``layers``)
+    :param critic_layers: hidden layers of the critic (``None``: the size row's, else ``layers``)
+    :param weight_decay: decoupled weight decay of every optimizer, ``w <- (1 - weight_decay) w`` before each
+        Adam step (DreamerV2: 1e-6); applied as ``AdamW`` with ``weight_decay / lr``, exact for a constant
+        learning rate
+    :param deterministic_latent: with ``deterministic=True``, use the latent's mode (``True``, the default) or
+        sample it (``False``: what the official PlaNet / V1 / V2 agents do at evaluation, V2's
+        ``eval_state_mean: False``); the action is the actor's mode either way
     """
 
     def __init__(
@@ -106,6 +131,14 @@ class DreamerPolicy(BasePolicy):
         ac_eps: float = 1e-5,
         exploration_noise: float = 0.0,
         gru_norm: bool | None = None,
+        cnn_act: Activation | None = None,
+        image_bits: int = 8,
+        reward_layers: int | None = None,
+        cont_layers: int | None = None,
+        actor_layers: int | None = None,
+        critic_layers: int | None = None,
+        weight_decay: float = 0.0,
+        deterministic_latent: bool = True,
     ) -> None:
         super().__init__(observation_space, action_space, normalize_images=False)
         self._ctor = {
@@ -122,12 +155,21 @@ class DreamerPolicy(BasePolicy):
             units=units,
             layers=layers,
             cnn_depth=cnn_depth,
+            reward_layers=reward_layers,
+            cont_layers=cont_layers,
+            actor_layers=actor_layers,
+            critic_layers=critic_layers,
         )
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.deterministic_latent = deterministic_latent
         self.layout = ObsLayout(observation_space)
         self.codec = ActionCodec(action_space)
         self.exploration_noise = exploration_noise
         s = self.size
-        self.net_spec = NetSpec(units=s["units"], layers=s["layers"], cnn_depth=s["cnn_depth"], norm=norm, act=act)
+        self.net_spec = NetSpec(
+            units=s["units"], layers=s["layers"], cnn_depth=s["cnn_depth"], norm=norm, act=act, cnn_act=cnn_act
+        )
         latent = LatentSpec(
             deter=s["deter"],
             hidden=s["hidden"],
@@ -138,23 +180,31 @@ class DreamerPolicy(BasePolicy):
             learned_init=learned_init,
             gru_norm=gru_norm,
         )
-        heads = HeadSpec(symlog_obs=symlog_obs, reward_head=reward_head, cont_head=cont_head, decoder=decoder)
+        heads = HeadSpec(
+            symlog_obs=symlog_obs,
+            reward_head=reward_head,
+            cont_head=cont_head,
+            decoder=decoder,
+            reward_layers=s["reward_layers"],
+            cont_layers=s["cont_layers"],
+            image_bits=image_bits,
+        )
         self.world_model = WorldModel(self.layout, self.codec.dim, self.net_spec, latent, heads)
         feat = self.world_model.rssm.feat_size
-        self.actor = (
-            Actor(feat, self.codec, self.net_spec, actor_dist, unimix, actor_min_std, actor_max_std) if actor else None
-        )
-        self.critic = ScalarHead(feat, self.net_spec, critic_head, zero_out=critic_head == "twohot") if critic else None
+        actor_net = dataclasses.replace(self.net_spec, layers=s["actor_layers"])
+        critic_net = dataclasses.replace(self.net_spec, layers=s["critic_layers"])
+        self.actor = Actor(feat, self.codec, actor_net, actor_dist, unimix, actor_min_std, actor_max_std) if actor else None
+        self.critic = ScalarHead(feat, critic_net, critic_head, zero_out=critic_head == "twohot") if critic else None
         self.slow_critic = copy.deepcopy(self.critic) if (critic and slow_critic) else None
         if self.slow_critic is not None:
             self.slow_critic.requires_grad_(False)
         self.return_norm = PercentileNormalizer() if return_norm else None
 
-        self.model_optimizer = th.optim.Adam(self.world_model.parameters(), lr=lr_schedule(1), eps=model_eps)
+        self.model_optimizer = make_adam(self.world_model.parameters(), lr_schedule(1), model_eps, weight_decay)
         if self.actor is not None:
-            self.actor_optimizer = th.optim.Adam(self.actor.parameters(), lr=actor_lr, eps=ac_eps)
+            self.actor_optimizer = make_adam(self.actor.parameters(), actor_lr, ac_eps, weight_decay)
         if self.critic is not None:
-            self.critic_optimizer = th.optim.Adam(self.critic.parameters(), lr=critic_lr, eps=ac_eps)
+            self.critic_optimizer = make_adam(self.critic.parameters(), critic_lr, ac_eps, weight_decay)
 
     def actor_critic(self) -> tuple[Actor, ScalarHead]:
         """The actor and the critic (a planning agent has neither: a clear error)."""
@@ -232,7 +282,8 @@ class DreamerPolicy(BasePolicy):
         :param is_first: ``(N,)`` bool, the envs whose episode starts with ``obs`` (their latent is reset)
         """
         embed = self.world_model.encoder(obs, batch_dims=1)
-        state, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first, deterministic)
+        mode_latent = deterministic and self.deterministic_latent
+        state, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first, mode_latent)
         return state, self.select_action(state, deterministic)
 
     def select_action(self, state: State, deterministic: bool = False) -> th.Tensor:

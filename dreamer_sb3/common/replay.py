@@ -2,9 +2,15 @@
 
 Each env has its own ring of time steps (so frames are stored once, however many sequences
 they belong to). A step holds the observation, the *previous* action (the one that led to this
-observation), the reward received on arrival, and ``is_first`` / ``is_terminal`` flags. Sampling
-draws uniformly over every stored window of ``length`` consecutive steps of one env, regardless of
-episode boundaries; ``is_first`` tells the RSSM where to reset inside a window.
+observation), the reward received on arrival, and ``is_first`` / ``is_terminal`` flags. Two ways to sample:
+
+- ``within_episodes=False`` (default, DreamerV3's): uniformly over every stored window of ``length``
+  consecutive steps of one env, regardless of episode boundaries; ``is_first`` tells the RSSM where to
+  reset inside a window;
+- ``within_episodes=True`` (DreamerV2's replay): an episode chosen uniformly among those with at least
+  ``length`` stored steps (the running one included), then a window inside it, its start uniform or, with
+  ``prioritize_ends``, ``min(U{0, n - length + length}, n - length)`` so that the episode's last window also
+  takes the ``length`` draws past its end (V2's ``prioritize_ends``).
 """
 
 from __future__ import annotations
@@ -150,12 +156,41 @@ class SequenceReplay:
     def __len__(self) -> int:
         return int(self.sizes().sum())
 
-    def num_sequences(self, length: int) -> int:
-        """Number of distinct windows of ``length`` steps that can be sampled."""
+    def num_sequences(self, length: int, within_episodes: bool = False) -> int:
+        """Number of distinct windows of ``length`` steps that can be sampled (inside one episode if ``within_episodes``)."""
+        if within_episodes:
+            _, _, n = self.episodes()
+            return int(np.maximum(n - length + 1, 0).sum())
         return int(np.maximum(self.sizes() - length + 1, 0).sum())
 
-    def sample_indices(self, batch_size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """Uniformly chosen windows: env index ``(B, 1)`` and physical step indices ``(B, L)``."""
+    def episodes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored episodes (pieces between ``is_first`` flags, in each env's time order): env index,
+        logical start (steps after the env's oldest stored step) and length, each ``(E,)``. The oldest piece of a
+        wrapped ring (its ``is_first`` overwritten) counts as an episode."""
+        envs, starts, lengths = [], [], []
+        for e, size in enumerate(self.sizes()):
+            if size == 0:
+                continue
+            oldest = self.pos[e] if self.full[e] else 0
+            first = np.roll(self.is_first[e], -int(oldest))[:size] if self.full[e] else self.is_first[e, :size]
+            begin = np.flatnonzero(first)
+            if begin.size == 0 or begin[0] != 0:
+                begin = np.concatenate([[0], begin])
+            end = np.append(begin[1:], size)
+            envs.append(np.full(begin.size, e))
+            starts.append(begin)
+            lengths.append(end - begin)
+        if not envs:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return np.concatenate(envs), np.concatenate(starts), np.concatenate(lengths)
+
+    def sample_indices(
+        self, batch_size: int, length: int, within_episodes: bool = False, prioritize_ends: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Chosen windows (see the module docstring): env index ``(B, 1)`` and physical step indices ``(B, L)``."""
+        if within_episodes:
+            return self._sample_in_episodes(batch_size, length, prioritize_ends)
         counts = np.maximum(self.sizes() - length + 1, 0)
         total = counts.sum()
         if total == 0:
@@ -171,9 +206,29 @@ class SequenceReplay:
         idx = (oldest[:, None] + start[:, None] + np.arange(length)[None]) % self.capacity_per_env
         return env[:, None], idx
 
-    def sample(self, batch_size: int, length: int) -> SequenceBatch:
-        """A batch of windows as numpy arrays of shape ``(B, L, ...)``."""
-        env, idx = self.sample_indices(batch_size, length)
+    def _sample_in_episodes(self, batch_size: int, length: int, prioritize_ends: bool) -> tuple[np.ndarray, np.ndarray]:
+        envs, starts, lengths = self.episodes()
+        ok = lengths >= length
+        if not ok.any():
+            raise RuntimeError(
+                f"Not enough data to sample sequences of length {length} inside one episode: the longest stored episode "
+                f"has {lengths.max() if lengths.size else 0} steps. Increase `learning_starts`, decrease `batch_length`, "
+                "or sample across episode boundaries (replay_within_episodes=False)."
+            )
+        envs, starts, lengths = envs[ok], starts[ok], lengths[ok]
+        pick = self.rng.integers(0, envs.size, size=batch_size)
+        upper = lengths[pick] - length + 1 + (length if prioritize_ends else 0)
+        offset = np.minimum(self.rng.integers(0, upper), lengths[pick] - length)
+        env = envs[pick]
+        oldest = np.where(self.full, self.pos, 0)[env]
+        idx = (oldest[:, None] + starts[pick][:, None] + offset[:, None] + np.arange(length)[None]) % self.capacity_per_env
+        return env[:, None], idx
+
+    def sample(
+        self, batch_size: int, length: int, within_episodes: bool = False, prioritize_ends: bool = False
+    ) -> SequenceBatch:
+        """A batch of windows as numpy arrays of shape ``(B, L, ...)`` (see the module docstring for the options)."""
+        env, idx = self.sample_indices(batch_size, length, within_episodes, prioritize_ends)
         return SequenceBatch(
             obs={k: v[env, idx] for k, v in self.obs.items()},
             action=self.action[env, idx],

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dreamer_sb3.common.distributions import (
+    FreeNatsMode,
     categorical_kl,
     gaussian_kl,
     kl_loss,
@@ -139,11 +140,17 @@ class RSSM(nn.Module):
         return (0.5 * math.log(2 * math.pi * math.e) + std.log()).sum(-1)
 
     def kl(
-        self, post: tuple[th.Tensor, ...], prior: tuple[th.Tensor, ...], free_nats: float, dyn_scale: float, rep_scale: float
+        self,
+        post: tuple[th.Tensor, ...],
+        prior: tuple[th.Tensor, ...],
+        free_nats: float,
+        dyn_scale: float,
+        rep_scale: float,
+        free_nats_mode: FreeNatsMode = "step",
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """KL loss with free bits and balancing; see :func:`dreamer_sb3.common.distributions.kl_loss`."""
         fn = categorical_kl if self.discrete else gaussian_kl
-        return kl_loss(fn, post, prior, free_nats, dyn_scale, rep_scale)
+        return kl_loss(fn, post, prior, free_nats, dyn_scale, rep_scale, free_nats_mode)
 
     # ------------------------------------------------------------------ state helpers
     @property

@@ -4,6 +4,9 @@
 32×32 categorical latents). ``S`` equals the widely used PyTorch port's vision default
 (deter 512, hidden 512, units 512, CNN depth 32). ``tiny`` is a CPU size for classic control and
 tests. ``planet``, ``v1`` and ``v2`` (``v2-dmc``: its DMC setting) are the original papers' architectures.
+
+A row may give a head its own depth (``reward_layers``, ``cont_layers``, ``actor_layers``, ``critic_layers``);
+a head a row does not name has ``layers`` hidden layers (:func:`resolve_size` fills them in).
 """
 
 from __future__ import annotations
@@ -21,8 +24,22 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
     "L": dict(deter=2048, hidden=768, stoch=32, classes=32, units=768, layers=4, cnn_depth=64),
     "XL": dict(deter=4096, hidden=1024, stoch=32, classes=32, units=1024, layers=5, cnn_depth=96),
     # Original architectures of the earlier papers (Gaussian latents: classes=0).
-    "planet": dict(deter=200, hidden=200, stoch=30, classes=0, units=300, layers=2, cnn_depth=32),
-    "v1": dict(deter=200, hidden=200, stoch=30, classes=0, units=400, layers=3, cnn_depth=32),
+    # PlaNet's reward head: 3 x 300 (planet/scripts/configs.py: num_layers=3, num_units=300)
+    "planet": dict(deter=200, hidden=200, stoch=30, classes=0, units=300, layers=2, cnn_depth=32, reward_layers=3),
+    # DreamerV1's heads (dreamer.py: reward 2, pcont 3, value 3, actor 4 layers of 400)
+    "v1": dict(
+        deter=200,
+        hidden=200,
+        stoch=30,
+        classes=0,
+        units=400,
+        layers=3,
+        cnn_depth=32,
+        reward_layers=2,
+        cont_layers=3,
+        critic_layers=3,
+        actor_layers=4,
+    ),
     "v2": dict(deter=600, hidden=600, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),
     "v2-dmc": dict(deter=200, hidden=200, stoch=32, classes=32, units=400, layers=4, cnn_depth=48),  # V2's DMC config
 }
@@ -30,6 +47,8 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
 assert set(get_args(ModelSize)) == set(MODEL_SIZES), "ModelSize must name every entry of MODEL_SIZES"
 
 SIZE_KEYS = ("deter", "hidden", "stoch", "classes", "units", "layers", "cnn_depth")
+#: per-head depths a row or an override may give (``layers`` when absent)
+HEAD_LAYER_KEYS = ("reward_layers", "cont_layers", "actor_layers", "critic_layers")
 
 
 def resolve_size(name: str, **overrides: int | None) -> dict[str, int]:
@@ -39,9 +58,11 @@ def resolve_size(name: str, **overrides: int | None) -> dict[str, int]:
     """
     if name not in MODEL_SIZES:
         raise ValueError(f"Unknown model size {name!r}; choose one of {list(MODEL_SIZES)}")
-    unknown = set(overrides) - set(SIZE_KEYS)
+    unknown = set(overrides) - set(SIZE_KEYS) - set(HEAD_LAYER_KEYS)
     if unknown:
-        raise ValueError(f"Unknown size keys {sorted(unknown)}; valid keys are {SIZE_KEYS}")
+        raise ValueError(f"Unknown size keys {sorted(unknown)}; valid keys are {SIZE_KEYS + HEAD_LAYER_KEYS}")
     size = dict(MODEL_SIZES[name])
     size.update({k: int(v) for k, v in overrides.items() if v is not None})
+    for key in HEAD_LAYER_KEYS:
+        size.setdefault(key, size["layers"])
     return size

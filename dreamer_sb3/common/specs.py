@@ -13,7 +13,7 @@ from typing import Literal
 
 Activation = Literal["silu", "elu", "relu", "tanh"]
 ScalarHeadKind = Literal["twohot", "mse"]
-ActorDist = Literal["bounded_normal", "tanh_normal"]
+ActorDist = Literal["bounded_normal", "tanh_normal", "trunc_normal"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class NetSpec:
     :param cnn_depth: CNN channel multiplier
     :param norm: LayerNorm after every hidden linear / conv layer
     :param act: activation
+    :param cnn_act: activation of the image encoder's and decoder's convolutions; ``None``: ``act``
+        (DreamerV1 uses ReLU there and ELU elsewhere)
     """
 
     units: int
@@ -32,6 +34,7 @@ class NetSpec:
     cnn_depth: int
     norm: bool = True
     act: Activation = "silu"
+    cnn_act: Activation | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class HeadSpec:
     :param cont_head: learn a continue (discount) head
     :param decoder: learn the observation decoder
     :param num_bins: bins of the two-hot heads
+    :param reward_layers: hidden layers of the reward head; ``None``: :attr:`NetSpec.layers`
+    :param cont_layers: hidden layers of the continue head; ``None``: :attr:`NetSpec.layers`
+    :param image_bits: bit depth images are quantised to before the encoder and as the decoder's target, with
+        uniform dequantisation noise in the loss (PlaNet: 5); 8 keeps them as they are
     """
 
     symlog_obs: bool = True
@@ -74,3 +81,6 @@ class HeadSpec:
     cont_head: bool = True
     decoder: bool = True
     num_bins: int = 255
+    reward_layers: int | None = None
+    cont_layers: int | None = None
+    image_bits: int = 8

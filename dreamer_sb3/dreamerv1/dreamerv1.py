@@ -1,7 +1,9 @@
 """DreamerV1 (Hafner et al., ICLR 2020, "Dream to Control: Learning Behaviors by Latent Imagination").
 
-What V1 changed on top of PlaNet's world model (same Gaussian RSSM, ELU, no LayerNorm,
-unit-variance Gaussian decoder and reward, ``KL(post || prior)`` with 3 free nats):
+What V1 changed on top of PlaNet's world model (same Gaussian RSSM, no LayerNorm, unit-variance
+Gaussian decoder and reward, ``KL(post || prior)``), as its official code sets it: ELU dense layers and
+ReLU convolutions, 8-bit images, free nats on the batch mean (``max(mean KL, 3)``), reward 2, value 3 and actor
+4 hidden layers of 400 (the ``"v1"`` size), 100 extra updates right after the random prefill:
 
 - behaviour is learned, not planned: an actor and a value network trained on 15-step
   rollouts imagined from every posterior state of the replayed batch
@@ -26,11 +28,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
-from dreamer_sb3.common.base import Precision
+from dreamer_sb3.common.base import SETTINGS_VERSION, Precision
+from dreamer_sb3.common.compat import earlier_policy_kwargs, loading_version, saved_before_official_defaults
+from dreamer_sb3.common.distributions import FreeNatsMode
 from dreamer_sb3.common.guard import BadData
 from dreamer_sb3.common.policies import DreamerPolicy
 
@@ -56,8 +61,13 @@ class DreamerV1(ActorCriticDreamer):
     :param predict_discount: learn a continue (discount) head and discount imagined rewards with
         its probability (V1's Atari variant) instead of a fixed gamma
     :param discount_scale: weight of the discount head's loss
+    :param free_nats_mode: ``"batch"`` (V1: ``max(mean KL, free_nats)``) or ``"step"`` (per time step)
+    :param pretrain_updates: extra updates at the first training step after the prefill (V1: 100)
     :param exploration_noise: std of the Gaussian action noise while collecting (Box); for discrete
         actions the probability of a uniformly random action
+    :param exploration_decay: half-life of the exploration amount in env steps (``num_timesteps``); 0: constant
+        (V1's ``expl_decay``; its DMC config: 0)
+    :param exploration_min: floor of the decayed exploration amount (V1's ``expl_min``)
     :param ent_coef: actor entropy bonus (V1 has none)
     :param model_grad_clip: world-model gradient-norm clip
     :param ac_grad_clip: actor and value gradient-norm clip
@@ -80,6 +90,7 @@ class DreamerV1(ActorCriticDreamer):
         classes=0,
         norm=False,
         act="elu",
+        cnn_act="relu",
         unimix=0.0,
         min_std=0.1,
         learned_init=False,
@@ -109,10 +120,14 @@ class DreamerV1(ActorCriticDreamer):
         discount: float = 0.99,
         gae_lambda: float = 0.95,
         free_nats: float = 3.0,
+        free_nats_mode: FreeNatsMode = "batch",
         kl_scale: float = 1.0,
         predict_discount: bool = False,
         discount_scale: float = 10.0,
+        pretrain_updates: int = 100,
         exploration_noise: float = 0.3,
+        exploration_decay: float = 0.0,
+        exploration_min: float = 0.0,
         ent_coef: float = 0.0,
         model_grad_clip: float = 100.0,
         ac_grad_clip: float = 100.0,
@@ -151,11 +166,13 @@ class DreamerV1(ActorCriticDreamer):
             # the world model: PlaNet's KL(post || prior) (equal dynamics / representation weights give
             # exactly its gradient); unit-variance Gaussian decoders (NLL = 0.5 * squared error)
             free_nats=free_nats,
+            free_nats_mode=free_nats_mode,
             dyn_scale=kl_scale,
             rep_scale=kl_scale,
             model_grad_clip=model_grad_clip,
             model_loss_scales={"image": 0.5, "vector": 0.5, "cont": discount_scale},
             # replay and schedule
+            pretrain_updates=pretrain_updates,
             buffer_size=buffer_size,
             learning_starts=learning_starts,
             batch_size=batch_size,
@@ -179,16 +196,39 @@ class DreamerV1(ActorCriticDreamer):
         self.predict_discount = predict_discount
         self.discount_scale = discount_scale
         self.exploration_noise = exploration_noise
+        if exploration_decay < 0 or exploration_min < 0:
+            raise ValueError(f"exploration_decay and exploration_min must be >= 0, got {exploration_decay}, {exploration_min}")
+        self.exploration_decay = exploration_decay
+        self.exploration_min = exploration_min
+        self._settings_version = loading_version(_init_setup_model, SETTINGS_VERSION)
         if _init_setup_model:
             self._setup_model()
 
+    def exploration_amount(self) -> float:
+        """V1's exploration schedule at the current step: ``exploration_noise · 0.5^(num_timesteps /
+        exploration_decay)`` (no decay when ``exploration_decay`` is 0), at least ``exploration_min``."""
+        amount = self.exploration_noise
+        if self.exploration_decay > 0:
+            amount *= 0.5 ** (self.num_timesteps / self.exploration_decay)
+        return max(self.exploration_min, amount)
+
+    def _sample_actions(self) -> tuple[np.ndarray, np.ndarray]:
+        self.policy.exploration_noise = self.exploration_amount()
+        return super()._sample_actions()
+
     def _upgrade_settings(self) -> None:
-        # version-0 files stored free_nats, dyn_scale, rep_scale and model_loss_scales, but not kl_scale
-        self.kl_scale = self.dyn_scale
+        if self._settings_version < 1:
+            # version-0 files stored free_nats, dyn_scale, rep_scale and model_loss_scales, but not kl_scale
+            self.kl_scale = self.dyn_scale
+        if saved_before_official_defaults(self):  # per-step free nats, no pretraining, constant exploration
+            self.free_nats_mode = "step"
+            self.pretrain_updates = 0
+            self.exploration_decay = self.exploration_min = 0.0
 
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
             **super()._derived_policy_kwargs(),
+            **earlier_policy_kwargs(self, {"cnn_act": None}),
             "cont_head": self.predict_discount,
             "exploration_noise": self.exploration_noise,
         }

@@ -26,10 +26,16 @@ KL scale / free nats   0.1 / 0                    1.0 / 1.0
 discount head          yes, loss weight 5         no (fixed γ)
 train ratio            50 (1 update / 16 steps)   160 (1 update / 5 steps)
 random prefill         50 000 steps               1 000 steps
+pretraining updates    1                          100
+replay                 windows inside episodes,   windows inside episodes
+                       ``prioritize_ends``
+reward clipping        ``tanh``                   none
 RSSM deter / hidden    600 / 600 (``"v2"``)       200 / 200 (``"v2-dmc"``)
 =====================  =========================  ==========================
 
-Both: horizon 15, λ 0.95, batch 16 × 50, Adam epsilon 1e-5, gradient clip 100.
+Both: horizon 15, λ 0.95, batch 16 × 50, Adam epsilon 1e-5, weight decay 1e-6, gradient clip 100, free nats
+on the batch-mean KL (``free_avg``), vector decoder a unit Gaussian (0.5 squared error), continuous actor a
+truncated normal with std in [0.1, 2.1].
 """
 
 from __future__ import annotations
@@ -42,9 +48,14 @@ from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
-from dreamer_sb3.common.base import Precision
+from dreamer_sb3.common.base import SETTINGS_VERSION, Precision
+from dreamer_sb3.common.compat import earlier_policy_kwargs, loading_version, saved_before_official_defaults
+from dreamer_sb3.common.distributions import FreeNatsMode
 from dreamer_sb3.common.guard import BadData
 from dreamer_sb3.common.policies import DreamerPolicy
+from dreamer_sb3.common.replay import SequenceBatch
+
+RewardClip = Literal["none", "tanh"]
 
 #: the paper's two settings: algorithm hyperparameters and policy (architecture) overrides
 PRESETS: dict[str, dict[str, Any]] = {
@@ -61,6 +72,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         discount_scale=5.0,
         train_ratio=50.0,
         learning_starts=50_000,
+        pretrain_updates=1,
+        prioritize_ends=True,
+        reward_clip="tanh",
         policy={},
     ),
     "dmc": dict(
@@ -76,6 +90,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         discount_scale=1.0,
         train_ratio=160.0,
         learning_starts=1000,
+        pretrain_updates=100,
+        prioritize_ends=False,
+        reward_clip="none",
         policy=dict(model_size="v2-dmc"),
     ),
 }
@@ -107,7 +124,14 @@ class DreamerV2(ActorCriticDreamer):
     :param ent_coef: actor entropy bonus ``η``
     :param predict_discount: learn the discount head
     :param discount_scale: weight of the discount head's loss
+    :param free_nats_mode: ``"batch"`` (V2's ``free_avg``: ``max(mean KL, free_nats)``) or ``"step"``
     :param target_update_interval: updates between hard copies of the critic into the target critic
+    :param weight_decay: decoupled weight decay of every optimizer (V2: 1e-6; see :class:`DreamerPolicy`)
+    :param pretrain_updates: extra updates at the first training step after the prefill (V2's ``pretrain``)
+    :param replay_within_episodes: replay windows inside one episode (V2's replay) instead of any stored window
+    :param prioritize_ends: V2's ``prioritize_ends``: an episode's last window gets ``batch_length`` extra draws
+    :param reward_clip: ``"tanh"`` squashes the replayed rewards before the update (V2's Atari ``clip_rewards``)
+        or ``"none"``
     :param model_grad_clip: world-model gradient-norm clip
     :param ac_grad_clip: actor and critic gradient-norm clip
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
@@ -133,7 +157,9 @@ class DreamerV2(ActorCriticDreamer):
         learned_init=False,
         symlog_obs=False,
         reward_head="mse",
-        actor_dist="bounded_normal",
+        actor_dist="trunc_normal",
+        actor_min_std=0.1,
+        actor_max_std=2.1,
         critic_head="mse",
         slow_critic=True,
         return_norm=False,
@@ -160,6 +186,7 @@ class DreamerV2(ActorCriticDreamer):
         kl_balance: float = 0.8,
         kl_scale: float | None = None,
         free_nats: float | None = None,
+        free_nats_mode: FreeNatsMode = "batch",
         reinforce_mix: float | None = None,
         ent_coef: float | None = None,
         predict_discount: bool | None = None,
@@ -167,6 +194,11 @@ class DreamerV2(ActorCriticDreamer):
         target_update_interval: int = 100,
         model_grad_clip: float = 100.0,
         ac_grad_clip: float = 100.0,
+        weight_decay: float = 1e-6,
+        pretrain_updates: int | None = None,
+        replay_within_episodes: bool = True,
+        prioritize_ends: bool | None = None,
+        reward_clip: RewardClip | None = None,
         precision: Precision = "fp32",
         compile: bool = False,
         on_bad_data: BadData = "raise",
@@ -215,13 +247,17 @@ class DreamerV2(ActorCriticDreamer):
             slow_critic_targets=True,  # it gives the λ-return targets and the REINFORCE baseline
             discount_head="mean",  # imagined discounts are the continue probability
             # the world model: KL balancing, the prior trained with α β and the posterior with (1 - α) β;
-            # images a unit-variance Gaussian (NLL = 0.5 squared error), vectors squared error
+            # images and vectors unit-variance Gaussians (NLL = 0.5 squared error)
             free_nats=pick("free_nats", free_nats),
+            free_nats_mode=free_nats_mode,
             dyn_scale=kl_balance * kl_scale,
             rep_scale=(1.0 - kl_balance) * kl_scale,
             model_grad_clip=model_grad_clip,
-            model_loss_scales={"image": 0.5, "vector": 1.0, "cont": discount_scale},
+            model_loss_scales={"image": 0.5, "vector": 0.5, "cont": discount_scale},
             # replay and schedule
+            pretrain_updates=pick("pretrain_updates", pretrain_updates),
+            replay_within_episodes=replay_within_episodes,
+            prioritize_ends=pick("prioritize_ends", prioritize_ends),
             buffer_size=buffer_size,
             learning_starts=pick("learning_starts", learning_starts),
             batch_size=batch_size,
@@ -246,15 +282,31 @@ class DreamerV2(ActorCriticDreamer):
         self.predict_discount = pick("predict_discount", predict_discount)
         self.discount_scale = discount_scale
         self.target_update_interval = target_update_interval
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+        reward_clip = pick("reward_clip", reward_clip)
+        if reward_clip not in ("none", "tanh"):
+            raise ValueError(f"reward_clip must be 'none' or 'tanh', got {reward_clip!r}")
+        self.reward_clip: RewardClip = reward_clip
+        self._settings_version = loading_version(_init_setup_model, SETTINGS_VERSION)
         if _init_setup_model:
             self._setup_model()
 
     def _upgrade_settings(self) -> None:
-        # version-0 files stored kl_balance / kl_scale / discount_scale / target_update_interval, not the mapping
-        self.dyn_scale = self.kl_balance * self.kl_scale
-        self.rep_scale = (1.0 - self.kl_balance) * self.kl_scale
-        self.model_loss_scales = {"image": 0.5, "vector": 1.0, "cont": self.discount_scale}
-        self.slow_critic_interval = self.target_update_interval
+        if self._settings_version < 1:
+            # version-0 files stored kl_balance / kl_scale / discount_scale / target_update_interval, not the mapping
+            self.dyn_scale = self.kl_balance * self.kl_scale
+            self.rep_scale = (1.0 - self.kl_balance) * self.kl_scale
+            self.model_loss_scales = {"image": 0.5, "vector": 1.0, "cont": self.discount_scale}
+            self.slow_critic_interval = self.target_update_interval
+        if saved_before_official_defaults(self):  # trained as before issue 13
+            self.free_nats_mode = "step"
+            self.pretrain_updates = 0
+            self.weight_decay = 0.0  # the policy was built without it (earlier_policy_kwargs)
+            self.replay_within_episodes = self.prioritize_ends = False
+            self.reward_clip = "none"
+            self.model_loss_scales = {**self.model_loss_scales, "vector": 1.0}
 
     def _preset_for(self, action_space: spaces.Space | None) -> str:
         if self.preset != "auto":
@@ -270,4 +322,12 @@ class DreamerV2(ActorCriticDreamer):
             **super()._derived_policy_kwargs(),
             **PRESETS[self.resolved_preset()]["policy"],
             "cont_head": self.predict_discount,
+            "weight_decay": self.weight_decay,
+            **earlier_policy_kwargs(self, {"actor_dist": "bounded_normal", "actor_max_std": 1.0, "weight_decay": 0.0}),
         }
+
+    def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:
+        """V2's update on a batch whose rewards are first clipped as ``reward_clip`` says (Atari: ``tanh``)."""
+        if self.reward_clip == "tanh":
+            batch = batch._replace(reward=th.tanh(batch.reward))
+        return super().train_step(batch)

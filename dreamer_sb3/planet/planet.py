@@ -2,8 +2,9 @@
 
 What PlaNet is on top of the shared RSSM core:
 
-- a Gaussian RSSM (deter 200, stoch 30) with ELU layers, no LayerNorm, zero initial state;
-  observations decoded with a unit-variance Gaussian, rewards with a unit-variance Gaussian,
+- a Gaussian RSSM (deter 200, stoch 30) with ReLU layers, no LayerNorm, zero initial state;
+  images quantised to 5 bits with uniform dequantisation noise; observations decoded with a
+  unit-variance Gaussian, rewards with a unit-variance Gaussian (a 3 x 300 head, loss weight 10),
   no continue head (``predict_discount=True`` adds one for tasks that end on failure, an extension
   beyond the paper); vector observations are not symlogged
 - the world-model loss: reconstruction + reward NLL + ``KL(post || prior)`` with 3 free nats
@@ -31,8 +32,9 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
-from dreamer_sb3.common.base import DreamerAlgorithm, Precision
+from dreamer_sb3.common.base import SETTINGS_VERSION, DreamerAlgorithm, Precision
 from dreamer_sb3.common.behavior import imagine
+from dreamer_sb3.common.compat import earlier_policy_kwargs, loading_version, saved_before_official_defaults
 from dreamer_sb3.common.guard import BadData
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
@@ -151,6 +153,7 @@ class PlaNet(DreamerAlgorithm):
         discrete actions the probability of a uniformly random action
     :param free_nats: free nats of the KL
     :param kl_scale: weight of the KL
+    :param reward_scale: weight of the reward NLL (the official config: 10)
     :param predict_discount: learn a continue head and weight each planned reward by the predicted
         probability that the episode is still running (not in the paper; for tasks that end on
         failure, like CartPole, where every step's reward is the same)
@@ -179,7 +182,8 @@ class PlaNet(DreamerAlgorithm):
         model_size="planet",
         classes=0,
         norm=False,
-        act="elu",
+        act="relu",
+        image_bits=5,
         min_std=0.1,
         learned_init=False,
         symlog_obs=False,
@@ -209,6 +213,7 @@ class PlaNet(DreamerAlgorithm):
         exploration_noise: float = 0.3,
         free_nats: float = 3.0,
         kl_scale: float = 1.0,
+        reward_scale: float = 10.0,
         predict_discount: bool = False,
         discount_scale: float = 10.0,
         model_grad_clip: float = 1000.0,
@@ -232,13 +237,14 @@ class PlaNet(DreamerAlgorithm):
             env,
             learning_rate,
             # the world model: KL(post || prior) (equal dynamics / representation weights give exactly
-            # its gradient); unit-variance Gaussian decoders, NLL = 0.5 * squared error (the reward
-            # head's MSEDist has the 0.5)
+            # its gradient) with free nats per time step; unit-variance Gaussian decoders, NLL = 0.5 * squared
+            # error (the reward head's MSEDist has the 0.5), the reward's weighted reward_scale
             free_nats=free_nats,
+            free_nats_mode="step",
             dyn_scale=kl_scale,
             rep_scale=kl_scale,
             model_grad_clip=model_grad_clip,
-            model_loss_scales={"image": 0.5, "vector": 0.5, "cont": discount_scale},
+            model_loss_scales={"image": 0.5, "vector": 0.5, "reward": reward_scale, "cont": discount_scale},
             # replay and schedule
             buffer_size=buffer_size,
             learning_starts=learning_starts,
@@ -262,17 +268,24 @@ class PlaNet(DreamerAlgorithm):
         self.planning_horizon, self.n_candidates, self.top_k, self.cem_iters = planning_horizon, n_candidates, top_k, cem_iters
         self.exploration_noise = exploration_noise
         self.kl_scale = kl_scale
+        self.reward_scale = reward_scale
         self.predict_discount, self.discount_scale = predict_discount, discount_scale
+        self._settings_version = loading_version(_init_setup_model, SETTINGS_VERSION)
         if _init_setup_model:
             self._setup_model()
 
     def _upgrade_settings(self) -> None:
-        # version-0 files stored kl_scale and discount_scale, not the mapping
-        self.dyn_scale = self.rep_scale = self.kl_scale
-        self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": self.discount_scale}
+        if self._settings_version < 1:
+            # version-0 files stored kl_scale and discount_scale, not the mapping
+            self.dyn_scale = self.rep_scale = self.kl_scale
+            self.model_loss_scales = {"image": 0.5, "vector": 0.5, "cont": self.discount_scale}
+        if saved_before_official_defaults(self):  # the reward loss was weighted 1
+            self.reward_scale = 1.0
+            self.model_loss_scales = {**self.model_loss_scales, "reward": 1.0}
 
     def _derived_policy_kwargs(self) -> dict[str, Any]:
         return {
+            **earlier_policy_kwargs(self, {"act": "elu", "image_bits": 8}),
             "planning_horizon": self.planning_horizon,
             "n_candidates": self.n_candidates,
             "top_k": self.top_k,
