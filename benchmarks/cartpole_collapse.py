@@ -160,30 +160,43 @@ def run(variant: str, seed: int, n: int, eval_freq: int, eval_episodes: int, out
         json.dump({**result, "records": probe.records, "episodes": probe.episodes}, f)
 
 
+def _load(path: str) -> dict[str, Any]:
+    """A finished run's JSON, or the records printed so far in a running (or stopped) run's log."""
+    if path.endswith(".json"):
+        return json.load(open(path))
+    lines = open(path).read().splitlines()
+    variant, seed = lines[0].split(" seed ")[0], int(lines[0].split(" seed ")[1].split(":")[0])
+    return {"variant": variant, "seed": seed, "records": [json.loads(line) for line in lines if line.startswith("{")]}
+
+
 def summarize(folder: str) -> None:
-    """Print one markdown row per run: eval curve summary, late-run causes, late cont p by cause."""
+    """One markdown row per run (finished JSON, else its log): evaluations, causes, continue head at terminals."""
     print(
-        "| variant | seed | peak eval (step) | final eval | min eval after first ≥ 475 "
-        "| train episodes ended by pole / cart / time (second half) | p(cont) at replayed terminals, pole / cart (end) |"
+        "| variant | seed | env steps | evaluations (every 2k) | min eval after first ≥ 475 "
+        "| training episodes ended by pole / cart / time (second half) | p(cont) at replayed terminals, pole / cart (last) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
-        d = json.load(open(path))
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(folder, "*.log")) + glob.glob(os.path.join(folder, "*.json"))):
+        d = _load(path)
+        if d["records"]:
+            runs[(d["variant"], d["seed"])] = d  # the JSON (sorted after the log) wins
+    for (variant, seed), d in sorted(runs.items()):
         recs = d["records"]
-        evals = [(r["step"], r["eval_mean"]) for r in recs]
-        peak = max(evals, key=lambda x: x[1])
-        first = next((i for i, (_, e) in enumerate(evals) if e >= 475), None)
-        after = f"{min(e for _, e in evals[first:]):.0f}" if first is not None else "never ≥ 475"
+        evals = [r["eval_mean"] for r in recs]
+        first = next((i for i, e in enumerate(evals) if e >= 475), None)
+        after = f"{min(evals[first:]):.0f}" if first is not None else "never ≥ 475"
         half = recs[-1]["step"] / 2
         causes: dict[str, int] = {}
-        for ep in d["episodes"]:
-            if ep["step"] > half:
-                causes[ep["cause"]] = causes.get(ep["cause"], 0) + 1
-        cp = recs[-1]["cont_p"]
+        for r in recs:
+            if r["step"] > half:
+                for k, v in r["train_causes"].items():
+                    causes[k] = causes.get(k, 0) + v
+        cp, cn = recs[-1]["cont_p"], recs[-1]["cont_n"]
+        pc = " / ".join(f"{cp[k]:.2f} (n={cn[k]})" if k in cp else "–" for k in ("pole", "cart"))
         print(
-            f"| {d['variant']} | {d['seed']} | {peak[1]:.0f} ({peak[0]}) | {evals[-1][1]:.0f} | {after} | "
-            f"{causes.get('pole', 0)} / {causes.get('cart', 0)} / {causes.get('time', 0)} | "
-            f"{cp.get('pole', float('nan')):.3f} / {cp.get('cart', float('nan')):.3f} |"
+            f"| {variant} | {seed} | {recs[-1]['step']} | {', '.join(f'{e:.0f}' for e in evals)} | {after} | "
+            f"{causes.get('pole', 0)} / {causes.get('cart', 0)} / {causes.get('time', 0)} | {pc} |"
         )
 
 
