@@ -18,6 +18,8 @@ What V3 changed on top of the shared RSSM core:
 
 from __future__ import annotations
 
+import io
+import pathlib
 from typing import Any, ClassVar, Literal
 
 import torch as th
@@ -30,7 +32,7 @@ from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
 from dreamer_sb3.common.rssm import State
-from dreamer_sb3.dreamerv3.recipes import Recipe, recipe_settings
+from dreamer_sb3.dreamerv3.recipes import LEGACY_SETTINGS, Recipe, recipe_settings, saved_keys
 
 
 class DreamerV3(ActorCriticDreamer):
@@ -172,6 +174,27 @@ class DreamerV3(ActorCriticDreamer):
         self.replay_value_scale = replay_value_scale
         if _init_setup_model:
             self._setup_model()
+
+    @classmethod
+    def load(
+        cls,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> DreamerV3:
+        """SB3's ``load``; an agent saved before ``recipe`` existed gets the settings it was trained with
+        (:data:`~dreamer_sb3.dreamerv3.recipes.LEGACY_SETTINGS`) for those it did not save itself."""
+        keys = saved_keys(path)
+        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        if "recipe" not in keys:
+            for key, value in LEGACY_SETTINGS.items():
+                if key not in keys and key not in kwargs:
+                    setattr(model, key, value)
+        return model
 
     # ------------------------------------------------------------------ update
     # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the

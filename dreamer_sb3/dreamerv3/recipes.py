@@ -10,7 +10,13 @@ An explicit constructor argument always wins over the recipe.
 
 from __future__ import annotations
 
+import io
+import json
+import pathlib
+import zipfile
 from typing import Any, Literal, get_args
+
+from stable_baselines3.common.save_util import open_path
 
 #: the recipe names accepted by ``DreamerV3(recipe=...)``
 Recipe = Literal["current", "2023"]
@@ -43,3 +49,21 @@ def recipe_settings(recipe: str, **explicit: Any) -> dict[str, Any]:
     settings = dict(RECIPES[recipe])
     settings.update({k: v for k, v in explicit.items() if v is not None})
     return settings
+
+
+#: what an agent saved before ``recipe`` existed was trained with, where it did not save the setting itself
+#: (it always saved ``dyn_scale``, 0.5; ``discount_head`` became an attribute later, always ``"mode"`` in V3)
+LEGACY_SETTINGS: dict[str, Any] = {"recipe": "2023", "discount_head": "mode"}
+
+
+def saved_keys(path: str | pathlib.Path | io.BufferedIOBase) -> set[str]:
+    """The top-level keys of the ``data`` entry of an SB3 zip archive (the saved attributes), without loading it."""
+    file = open_path(path, "r", verbose=0, suffix="zip")
+    start = file.tell()
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return set(json.loads(archive.read("data").decode()))
+    finally:
+        file.seek(start)
+        if not isinstance(path, io.BufferedIOBase):
+            file.close()

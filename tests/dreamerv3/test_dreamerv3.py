@@ -271,3 +271,18 @@ def test_acting_latent_resets_on_episode_start(monkeypatch):
     # the policy acts from step 2 on: a fresh latent there, then a reset exactly where an episode starts (t == 0)
     assert firsts[0] is True
     assert firsts[1:] == [t == 0 for t in steps[1:]]
+
+
+def test_save_load_keeps_the_recipe_and_legacy_agents_keep_their_training_settings(tmp_path):
+    import pathlib
+
+    model = DreamerV3("MlpPolicy", "CartPole-v1", recipe="2023", discount_head="mean", seed=0, **TINY)
+    model.save(tmp_path / "m")
+    loaded = DreamerV3.load(tmp_path / "m", device="cpu")
+    assert (loaded.recipe, loaded.discount_head, loaded.dyn_scale) == ("2023", "mean", 0.5)
+    with open(tmp_path / "m.zip", "rb") as f:  # from a file object too
+        assert DreamerV3.load(f, device="cpu").discount_head == "mean"
+    # the shipped CartPole agent predates `recipe` and `discount_head`: it was trained with the 2023 mode
+    shipped = pathlib.Path(__file__).parents[2] / "zoo/agents/dreamerv3/CartPole-v1_1/CartPole-v1.zip"
+    old = DreamerV3.load(shipped, device="cpu")
+    assert (old.recipe, old.discount_head, old.dyn_scale) == ("2023", "mode", 0.5)
