@@ -4,16 +4,22 @@ What V3 changed on top of the shared RSSM core:
 
 - symlog inputs and symlog-MSE vector reconstruction; two-hot reward and critic over
   symexp-spaced bins (zero-initialised outputs)
-- KL with free bits (1 nat) split into dynamics (0.5) and representation (0.1) terms
+- KL with free bits (1 nat) split into dynamics (1.0; 0.5 in the 2023 release) and representation (0.1) terms
 - 1% unimix on categorical latents and discrete actions
-- continue head, discount ``1 - 1/333``
+- continue head, discount ``1 - 1/333``; imagination discounts by the continue *probability*
+  (the 2023 release used its 0/1 mode)
 - actor advantages normalised by the EMA of the 5th–95th return percentile range, ``max(1, S)``
 - critic regularised toward its slow EMA copy, plus a replay value loss (0.3)
 - uniform replay over all stored subsequences
+
+``recipe`` picks the official code's current settings (default) or its 2023 release's, item by item
+(:mod:`dreamer_sb3.dreamerv3.recipes`; the full comparison is in ``docs/algorithms.md``).
 """
 
 from __future__ import annotations
 
+import io
+import pathlib
 from typing import Any, ClassVar, Literal
 
 import torch as th
@@ -21,12 +27,13 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from dreamer_sb3.common.actor_critic import ActorCriticDreamer
 from dreamer_sb3.common.base import Precision
-from dreamer_sb3.common.behavior import Trajectory
+from dreamer_sb3.common.behavior import DiscountHead, Trajectory
 from dreamer_sb3.common.guard import BadData
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
 from dreamer_sb3.common.rssm import State
+from dreamer_sb3.dreamerv3.recipes import LEGACY_SETTINGS, Recipe, recipe_settings, saved_keys
 
 
 class DreamerV3(ActorCriticDreamer):
@@ -50,11 +57,15 @@ class DreamerV3(ActorCriticDreamer):
     :param gae_lambda: lambda of the lambda-returns
     :param ent_coef: actor entropy scale
     :param free_nats: free bits of each KL term
-    :param dyn_scale: weight of the dynamics KL (trains the prior)
+    :param dyn_scale: weight of the dynamics KL (trains the prior); ``None``: the recipe's (1.0 current, 0.5 in 2023)
     :param rep_scale: weight of the representation KL (trains the posterior)
     :param slow_critic_fraction: EMA step of the slow critic per update
     :param slow_reg_scale: weight of the critic's regulariser toward the slow critic
     :param replay_value_scale: weight of the critic loss on replayed trajectories
+    :param discount_head: how imagination reads the continue head: ``"mean"``, the probability of
+        continuing (current official code), or ``"mode"``, its 0/1 flag (2023 release); ``None``: the recipe's
+    :param recipe: ``"current"`` (the official code behind the journal paper) or ``"2023"`` (the first
+        release): the default of every setting above that the two differ in and that is ``None`` here
     :param actor_grad: ``"reinforce"`` (official final code, all action spaces) or ``"dynamics"``
         (value gradients through the world model; DreamerV3's first release for continuous actions)
     :param model_grad_clip: world-model gradient-norm clip
@@ -107,11 +118,13 @@ class DreamerV3(ActorCriticDreamer):
         gae_lambda: float = 0.95,
         ent_coef: float = 3e-4,
         free_nats: float = 1.0,
-        dyn_scale: float = 0.5,
+        dyn_scale: float | None = None,
         rep_scale: float = 0.1,
         slow_critic_fraction: float = 0.02,
         slow_reg_scale: float = 1.0,
         replay_value_scale: float = 0.3,
+        discount_head: DiscountHead | None = None,
+        recipe: Recipe = "current",
         actor_grad: Literal["reinforce", "dynamics"] = "reinforce",
         model_grad_clip: float = 1000.0,
         ac_grad_clip: float = 100.0,
@@ -132,6 +145,7 @@ class DreamerV3(ActorCriticDreamer):
     ) -> None:
         if actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(f"actor_grad must be 'reinforce' or 'dynamics', got {actor_grad!r}")
+        settings = recipe_settings(recipe, discount_head=discount_head, dyn_scale=dyn_scale)
         super().__init__(
             policy,
             env,
@@ -148,10 +162,10 @@ class DreamerV3(ActorCriticDreamer):
             slow_critic_fraction=slow_critic_fraction,
             slow_critic_interval=1,  # an EMA step every update
             slow_critic_targets=False,  # targets from the critic; the slow copy only regularises it
-            discount_head="mode",
+            discount_head=settings["discount_head"],
             # the world model
             free_nats=free_nats,
-            dyn_scale=dyn_scale,
+            dyn_scale=settings["dyn_scale"],
             rep_scale=rep_scale,
             model_grad_clip=model_grad_clip,
             # replay and schedule
@@ -174,6 +188,7 @@ class DreamerV3(ActorCriticDreamer):
             seed=seed,
             device=device,
         )
+        self.recipe: Recipe = recipe
         self.actor_grad = actor_grad
         self.slow_reg_scale = slow_reg_scale
         self.replay_value_scale = replay_value_scale
@@ -183,6 +198,28 @@ class DreamerV3(ActorCriticDreamer):
     def _upgrade_settings(self) -> None:
         # version-0 files stored actor_grad, not the REINFORCE weight it maps to
         self.reinforce_mix = 1.0 if self.actor_grad == "reinforce" else 0.0
+
+    @classmethod
+    def load(
+        cls,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        allow_pickle: bool = False,
+        **kwargs: Any,
+    ) -> DreamerV3:
+        """SB3's ``load``; an agent saved before ``recipe`` existed gets the settings it was trained with
+        (:data:`~dreamer_sb3.dreamerv3.recipes.LEGACY_SETTINGS`) for those it did not save itself."""
+        keys = saved_keys(path)
+        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, allow_pickle, **kwargs)
+        if "recipe" not in keys:
+            for key, value in LEGACY_SETTINGS.items():
+                if key not in keys and key not in kwargs:
+                    setattr(model, key, value)
+        return model
 
     # ------------------------------------------------------------------ update
     # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the
