@@ -37,11 +37,14 @@ RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def make_adam(params: Iterable[nn.Parameter], lr: float, eps: float, weight_decay: float = 0.0) -> th.optim.Optimizer:
     """Adam, or with ``weight_decay > 0`` DreamerV2's decoupled decay ``w <- (1 - weight_decay) w`` before each
-    step: ``AdamW`` with decay ``weight_decay / lr`` (AdamW multiplies it by the learning rate)."""
+    step: ``AdamW`` with decay ``weight_decay / lr`` (AdamW multiplies it by the learning rate).
+
+    A learning rate of 0 (rl-zoo3's ``enjoy`` loads agents with ``learning_rate=0``: nothing is trained) gets
+    ``AdamW`` without decay, so the optimiser's state and structure still match a saved one."""
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
     if weight_decay > 0:
-        if lr <= 0:
-            raise ValueError(f"weight_decay needs a positive learning rate, got lr={lr}")
-        return th.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay / lr)
+        return th.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay / lr if lr > 0 else 0.0)
     return th.optim.Adam(params, lr=lr, eps=eps)
 
 
