@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import pathlib
+import zipfile
 from typing import Any, ClassVar, Literal
 
 import torch as th
@@ -213,9 +214,12 @@ class DreamerV3(ActorCriticDreamer):
     ) -> DreamerV3:
         """SB3's ``load``; an agent saved before ``recipe`` existed gets the settings it was trained with
         (:data:`~dreamer_sb3.dreamerv3.recipes.LEGACY_SETTINGS`) for those it did not save itself."""
-        keys = saved_keys(path)
+        try:
+            keys: set[str] | None = saved_keys(path)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+            keys = None  # not a readable model file: the base class's load names the problem
         model = super().load(path, env, device, custom_objects, print_system_info, force_reset, allow_pickle, **kwargs)
-        if "recipe" not in keys:
+        if keys is not None and "recipe" not in keys:
             for key, value in LEGACY_SETTINGS.items():
                 if key not in keys and key not in kwargs:
                     setattr(model, key, value)
