@@ -63,8 +63,12 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
     kwargs: dict[str, Any] = {**ZOO, **LRS[lr]}
     attrs: dict[str, Any] = {"discount_head": cont}
     for extra in parts[2:]:
-        if extra == "contdisc":  # continue target (1 - terminal) * discount, no separate discount in imagination
-            attrs["cont_target_discount"] = True
+        if extra.startswith("tw"):  # weight of terminal steps in the continue loss (1 = official)
+            attrs["_cont_terminal_weight"] = float(extra[2:])
+        elif extra.startswith("g"):  # discount, e.g. g0.99 (the class default is 0.997 = 1 - 1/333)
+            kwargs["discount"] = float(extra[1:])
+        elif extra.startswith("dyn"):  # KL dynamics scale: dyn1 (current recipe) or dyn05 (2023)
+            kwargs["dyn_scale"] = {"1": 1.0, "05": 0.5}[extra[3:]]
         else:
             raise ValueError(f"unknown variant part {extra!r}")
     return kwargs, attrs
@@ -143,12 +147,31 @@ class Probe(BaseCallback):
         return True
 
 
+def _weight_terminals(model: DreamerV3, weight: float) -> None:
+    """Weight the terminal steps of the continue loss by ``weight`` (a probe, patched onto this model only)."""
+    from dreamer_sb3.common.distributions import BernoulliDist
+
+    class Weighted(BernoulliDist):
+        def log_prob(self, x: th.Tensor) -> th.Tensor:
+            return super().log_prob(x) * (1.0 + (weight - 1.0) * (1.0 - x.float()))
+
+    head = model.policy.world_model.cont
+    net = head.net
+    head.forward = lambda feat: Weighted(net(feat)[..., 0])  # type: ignore[method-assign]
+
+
 def run(variant: str, seed: int, n: int, eval_freq: int, eval_episodes: int, out: str) -> None:
     th.set_num_threads(1)
     kwargs, attrs = variant_settings(variant)
     print(f"{variant} seed {seed}: {kwargs} {attrs}", flush=True)
     model = DreamerV3("MlpPolicy", "CartPole-v1", seed=seed, **kwargs)
+    weight = attrs.pop("_cont_terminal_weight", None)
+    if weight is not None:
+        _weight_terminals(model, weight)
+        attrs["_cont_terminal_weight"] = weight
     for k, v in attrs.items():
+        if k.startswith("_"):
+            continue
         if not hasattr(model, k):
             raise AttributeError(f"DreamerV3 has no setting {k!r}")
         setattr(model, k, v)

@@ -10,7 +10,12 @@ episode                 1000 env steps (the suite's own limit) = 500 agent steps
 actions                 ``Box(-1, 1, float32)`` (gymnasium's ``RescaleAction`` + ``ClipAction`` onto the task's
                         bounds; the suite's are [-1, 1]); LQR's unbounded tasks are not supported
 proprioception          off (``proprio=True`` adds the flattened state as ``obs["state"]``)
+from_pixels             on; ``from_pixels=False`` observes the flattened state alone (``Box(float32)``, DreamerV3's
+                        ``dmc_proprio`` setting ``env.dmc.image: False``): no frame is rendered per step
 ======================  ==============================================================================
+
+``dreamer_sb3/dmc-<domain>-<task>-v0`` observe pixels; ``dreamer_sb3/dmc-proprio-<domain>-<task>-v0`` observe the
+state (``from_pixels=False``). ``env.render()`` draws a frame of either at the chosen size and camera.
 
 The env comes from dm_control through shimmy's ``DmControlCompatibilityV0``. Rendering is headless: if the user
 has not set ``MUJOCO_GL``, :func:`make_dmc` sets it to ``egl`` *before* importing dm_control (never at import time
@@ -175,6 +180,7 @@ def make_dmc(
     action_repeat: int = 2,
     camera: int | None = None,
     proprio: bool = False,
+    from_pixels: bool = True,
     grayscale: bool = False,
     max_episode_steps: int | None = None,
     seed: int | None = None,
@@ -185,13 +191,16 @@ def make_dmc(
     """Create a DeepMind Control task with pixel observations and DreamerV3's settings (module docstring table).
 
     Observations: ``Box(0, 255, (64, 64, 3), uint8)``; with ``proprio=True`` a ``Dict`` of that ``"image"`` and
-    ``"state"`` (the task's observations flattened to float32). Actions: ``Box(-1, 1, (dim,), float32)``.
+    ``"state"`` (the task's observations flattened to float32); with ``from_pixels=False`` the state alone,
+    ``Box(-inf, inf, (n,), float32)``. Actions: ``Box(-1, 1, (dim,), float32)``.
 
     :param task: ``"<domain>-<task>"``, e.g. ``"walker-walk"``, ``"cup-catch"`` (Dreamer's ``"walker_walk"`` works)
     :param size: ``(height, width)`` of the rendered frames
     :param action_repeat: env steps per agent step (rewards summed)
     :param camera: MuJoCo camera id (``None``: 2 for quadruped, else 0)
     :param proprio: also return the proprioceptive state (Dict observation)
+    :param from_pixels: observe rendered frames; ``False``: observe the flattened state only (``proprio``, ``size``
+        and ``grayscale`` then only concern ``render()``)
     :param grayscale: ``(H, W, 1)`` frames
     :param max_episode_steps: optional extra limit in agent steps (the suite's 1000 env steps always apply)
     :param seed: seed of the task's initial ``RandomState`` (``reset(seed=...)`` reseeds it)
@@ -228,11 +237,12 @@ def make_dmc(
     env = TransformReward(env, float)  # numpy float64 rewards -> float
     env = normalize_action(env)
     env = ActionRepeat(env, action_repeat)
-    if proprio:
+    if proprio or not from_pixels:
         env = FlattenObservation(env)
         flat = env.observation_space
         assert isinstance(flat, spaces.Box)
         state_space = spaces.Box(flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32)
         env = TransformObservation(env, lambda obs: obs.astype(np.float32), state_space)
-    env = PixelObservation(env, size=size, grayscale=grayscale, keep_state=proprio)
+    if from_pixels:
+        env = PixelObservation(env, size=size, grayscale=grayscale, keep_state=proprio)
     return limit_agent_steps(env, max_episode_steps)

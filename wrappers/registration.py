@@ -10,6 +10,8 @@ id                                              env
 ``dreamer_sb3/dmc-<domain>-<task>-v0``          :func:`~dreamer_sb3.wrappers.dmc.make_dmc`, every task of
                                                 ``dm_control.suite`` (``ball_in_cup`` is ``cup``, e.g.
                                                 ``dmc-cup-catch-v0``), 64x64 pixels, action repeat 2
+``dreamer_sb3/dmc-proprio-<domain>-<task>-v0``  the same task observing its flattened state (float32), no
+                                                pixels (``make_dmc(..., from_pixels=False)``)
 ``dreamer_sb3/atari-<game>-v0``                 :func:`~dreamer_sb3.wrappers.atari.make_atari`, every ale-py ROM
                                                 by ROM id (``atari-pong-v0``, ``atari-space_invaders-v0``)
 ``dreamer_sb3/<Name>-pixels-v0``                classic control from 64x64 pixels: CartPole, Pendulum, Acrobot,
@@ -53,6 +55,9 @@ def _specs() -> list[tuple[str, str, dict]]:
     for domain, task in DMC_TASKS:
         name = f"{_DOMAIN_SHORT_NAMES.get(domain, domain)}-{task}"
         specs.append((f"{NAMESPACE}/dmc-{name}-v0", "dreamer_sb3.wrappers.dmc:make_dmc", {"task": name}))
+        specs.append(
+            (f"{NAMESPACE}/dmc-proprio-{name}-v0", "dreamer_sb3.wrappers.dmc:make_dmc", {"task": name, "from_pixels": False})
+        )
     for game in ATARI_GAMES:
         specs.append((f"{NAMESPACE}/atari-{game}-v0", "dreamer_sb3.wrappers.atari:make_atari", {"game": game}))
     for name, env_id in CLASSIC_CONTROL_PIXEL_ENVS.items():

@@ -33,8 +33,9 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import yaml
 
-from dreamer_sb3.zoo.registry import ALGORITHMS, hyperparams_path, register_in_rl_zoo3
+from dreamer_sb3.zoo.registry import ALGORITHMS, HYPERPARAMS_DIR, hyperparams_path, register_in_rl_zoo3
 
 BASELINES = ("ppo", "a2c", "dqn", "sac", "td3")
 DISCRETE_ONLY = {"dqn"}
@@ -58,9 +59,15 @@ def applicable(algo: str, env_id: str) -> bool:
     return True
 
 
-def _config_for(algo: str) -> str:
+def _config_for(algo: str, env_id: str) -> str:
+    """The YAML file holding ``algo``'s entry for ``env_id``: ours for our algorithms, and for a baseline our
+    ``hyperparams/baselines/<algo>.yml`` when it has the env (the ``dreamer_sb3/`` ids rl-zoo3 does not cover),
+    else rl-zoo3's tuned file."""
     if algo in ALGORITHMS:
         return str(hyperparams_path(algo))
+    ours = HYPERPARAMS_DIR / "baselines" / f"{algo}.yml"
+    if ours.is_file() and env_id in (yaml.safe_load(ours.read_text()) or {}):
+        return str(ours)
     import rl_zoo3
 
     return str(pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml")
@@ -96,7 +103,7 @@ def run_one(
         eval_freq=0,
         seed=seed,
         verbose=0,
-        config=_config_for(algo),
+        config=_config_for(algo, env_id),
         device="cpu",
         log_interval=-2,
         hyperparams=dict(params) if params else None,
@@ -243,6 +250,31 @@ def _color(algo: str) -> str:
     return f"C{order.index(algo) % 10}" if algo in order else "k"
 
 
+#: published curves drawn as a reference line: file under ``reference/`` and the label of its method
+REFERENCE_CURVES = {"dmc-proprio-": ("dreamerv3_dmc_proprio.json", "DreamerV3 paper (mean of 5 seeds)")}
+
+
+def reference_curve(env_id: str, budget: float | None = None) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The published learning curve of ``env_id`` (x = env frames), up to ``budget``, or ``None`` when there is none.
+
+    DMC from proprioception (``dreamer_sb3/dmc-proprio-<domain>-<task>-v0``): DreamerV3's own runs, from the score
+    files of danijar/dreamerv3 (``scores/dmc_proprio-dreamerv3.json.gz``; mean over its 5 seeds).
+    """
+    for key, (filename, label) in REFERENCE_CURVES.items():
+        if key not in env_id:
+            continue
+        name = env_id.split(key, 1)[1].rsplit("-v", 1)[0]  # "cartpole-swingup", "cup-catch"
+        domain, task = name.split("-", 1)
+        task_key = f"dmc_{'ball_in_cup' if domain == 'cup' else domain}_{task}"
+        data = json.loads((pathlib.Path(__file__).parent / "reference" / filename).read_text())
+        if task_key not in data["tasks"]:
+            return None
+        xs, ys = np.array(data["tasks"][task_key]["xs"]), np.array(data["tasks"][task_key]["mean"])
+        keep = xs <= budget if budget else np.ones_like(xs, bool)
+        return xs[keep], ys[keep], label
+    return None
+
+
 def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
     """Mean ± std learning curves over seeds: x = env steps (left) and x = training CPU time (right)."""
     import matplotlib
@@ -262,6 +294,10 @@ def plot(results: list[dict[str, Any]], env_id: str, path: str) -> None:
             color = _color(algo)
             ax.plot(x, mu, label=algo, color=color)
             ax.fill_between(x, mu - sd, mu + sd, alpha=0.2, color=color)
+    budget = max((r["curve"][-1]["steps"] for r in results if r["env"] == env_id and r["curve"]), default=None)
+    ref = reference_curve(env_id, budget)
+    if ref is not None and len(ref[0]):
+        axes[0].plot(ref[0], ref[1], "k--", label=ref[2])
     axes[0].set_xlabel("env steps")
     axes[1].set_xlabel("training CPU time (s, log scale; one thread: the wall-clock of an idle core)")
     axes[1].set_xscale("symlog", linthresh=1.0)  # model-free baselines take seconds, Dreamers minutes

@@ -63,6 +63,29 @@ def test_proprio_dict():
     assert obs in env.observation_space
 
 
+def test_state_only_observes_the_flattened_state_without_rendering(monkeypatch):
+    env = make_dmc("reacher-easy", from_pixels=False, seed=3)
+    assert env.observation_space == spaces.Box(-np.inf, np.inf, (6,), np.float32)  # position 2, to_target 2, velocity 2
+    pixels = make_dmc("reacher-easy", proprio=True, seed=3)
+    obs, _ = env.reset(seed=3)
+    ref, _ = pixels.reset(seed=3)
+    np.testing.assert_array_equal(obs, ref["state"])  # the same state the pixel preset's proprio key carries
+    action = np.array([0.5, -0.25], np.float32)
+    obs, reward, *_ = env.step(action)
+    ref, ref_reward, *_ = pixels.step(action)
+    np.testing.assert_array_equal(obs, ref["state"])
+    assert obs.dtype == np.float32 and reward == ref_reward
+    calls = []
+    physics = env.unwrapped._env.physics  # shimmy's wrapped dm_control env
+    monkeypatch.setattr(type(physics), "render", lambda self, *a, **k: calls.append(1) or np.zeros((64, 64, 3), np.uint8))
+    env.step(action)
+    assert calls == []  # no frame rendered per step
+    pixels.step(action)
+    assert calls == [1]  # (the pixel preset renders through the patched call)
+    assert env.render().shape == (64, 64, 3)  # render() still draws one
+    check_env(make_dmc("cartpole-swingup", from_pixels=False), skip_render_check=False)
+
+
 def test_seeding():
     a, b = make_dmc("cheetah-run"), make_dmc("cheetah-run")
     np.testing.assert_array_equal(a.reset(seed=5)[0], b.reset(seed=5)[0])

@@ -36,7 +36,11 @@ def test_ids_are_registered_on_import_and_registration_is_idempotent():
     ids = [i for i in gym.registry if i.startswith("dreamer_sb3/")]
     assert set(REQUIRED) <= set(ids)
     assert set(ids) == set(registered_ids())
-    assert len([i for i in registered_ids() if i.startswith("dreamer_sb3/dmc-")]) == 49  # every suite task but LQR
+    proprio = [i for i in registered_ids() if i.startswith("dreamer_sb3/dmc-proprio-")]
+    assert len([i for i in registered_ids() if i.startswith("dreamer_sb3/dmc-")]) - len(proprio) == 49  # all but LQR
+    assert sorted(proprio) == sorted(
+        i.replace("/dmc-", "/dmc-proprio-") for i in registered_ids() if i.startswith("dreamer_sb3/dmc-") and i not in proprio
+    )  # each pixel task also from its state
     assert len([i for i in registered_ids() if i.startswith("dreamer_sb3/atari-")]) == 108  # every ROM
     specs = {i: gym.spec(i) for i in ids}
     register_envs()
@@ -119,6 +123,9 @@ def test_dmc_ids():
     while not isinstance(env, ActionRepeat):
         env = env.env
     assert env.repeat == 4
+    env = gym.make("dreamer_sb3/dmc-proprio-cartpole-swingup-v0")
+    assert env.observation_space == gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
+    sb3_check_env(env)
 
 
 @pytest.mark.skipif(not has("crafter"), reason="crafter is not installed (extra 'crafter')")

@@ -161,3 +161,26 @@ def test_params_reach_the_model(tmp_path):
     )
     # the YAML's learning_starts (1000) would allow no update in 64 steps; the overrides give 8 / (2 * 4) = 1 per step
     assert run["updates"] in (48, 49) and run["params"]["train_ratio"] == 8
+
+
+def test_baselines_on_our_dmc_proprio_ids_use_our_yaml(tmp_path):
+    """rl-zoo3's sac.yml has no dreamer_sb3/ ids: SAC takes ours there (5000 seed steps) and rl-zoo3's elsewhere."""
+    from dreamer_sb3.zoo.benchmark import _config_for, run_one
+
+    assert _config_for("sac", "dreamer_sb3/dmc-proprio-cartpole-swingup-v0").endswith("hyperparams/baselines/sac.yml")
+    assert "rl_zoo3" in _config_for("sac", "Pendulum-v1")
+    run = run_one("sac", "dreamer_sb3/dmc-proprio-cartpole-swingup-v0", 0, 240, 240, 1, str(tmp_path))
+    assert run["curve"][-1]["steps"] == 240  # 120 agent steps at action repeat 2
+    assert run["updates"] == 0  # all before our learning_starts (5000); SB3's default (100) would have updated
+
+
+def test_reference_curve_is_the_papers_dmc_proprio_run():
+    from dreamer_sb3.zoo.benchmark import reference_curve
+
+    xs, ys, label = reference_curve("dreamer_sb3/dmc-proprio-cartpole-swingup-v0", budget=50_000)
+    assert list(xs) == [10_000, 20_000, 30_000, 40_000, 50_000] and "DreamerV3" in label
+    assert ys[-1] == 321.6  # the mean of the paper's 5 seeds at 50k env frames (scores/dmc_proprio-dreamerv3)
+    full = reference_curve("dreamer_sb3/dmc-proprio-reacher-easy-v0")
+    assert full is not None and full[0][-1] == 490_000 and full[1][-1] == 961.8
+    assert reference_curve("dreamer_sb3/dmc-proprio-cup-catch-v0") is not None  # ball_in_cup alias
+    assert reference_curve("CartPole-v1") is None and reference_curve("dreamer_sb3/dmc-cartpole-swingup-v0") is None

@@ -78,7 +78,12 @@ def test_every_entry_is_valid():
 
 
 @pytest.mark.parametrize(
-    "algo,env_id", [("dreamerv3", "dreamer_sb3/dmc-walker-walk-v0"), ("dreamerv2", "dreamer_sb3/atari-pong-v0")]
+    "algo,env_id",
+    [
+        ("dreamerv3", "dreamer_sb3/dmc-walker-walk-v0"),
+        ("dreamerv3", "dreamer_sb3/dmc-proprio-cartpole-swingup-v0"),
+        ("dreamerv2", "dreamer_sb3/atari-pong-v0"),
+    ],
 )
 def test_paper_entries_build_and_update(algo, env_id, tmp_path, monkeypatch, capsys):
     """The paper-size entries (model size S / "v2", 64x64 pixels) run through rl-zoo3: a few env steps and
