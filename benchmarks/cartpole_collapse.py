@@ -14,10 +14,13 @@ Usage::
 
     python benchmarks/cartpole_collapse.py --variant mode-zoo --seed 0 -n 20000 -o benchmarks/results/collapse
     python benchmarks/cartpole_collapse.py --summarize benchmarks/results/collapse
+    python benchmarks/cartpole_collapse.py --probe-agent zoo/agents/dreamerv3/CartPole-v1_1/CartPole-v1.zip
 
-Variants: ``<continue>-<lr>[-<extra>]``, continue ``mode`` (the 0/1 flag in imagination) or ``mean``
+Variants: ``<continue>-<lr>[-<extra>...]``, continue ``mode`` (the 0/1 flag in imagination) or ``mean``
 (the probability), learning rates ``zoo`` (world model 1e-3, actor / critic 1e-4) or ``paper``
-(1e-4 / 3e-5); the settings of each are printed and stored in the JSON.
+(1e-4 / 3e-5); extras: ``dyn1`` (KL dyn 1.0 of the current recipe; else 0.5, the 2023 recipe), ``tw<k>``
+(terminal steps weighted ``k`` in the continue loss, patched onto the model), ``g<discount>`` (e.g. ``g0.99``).
+The settings of each are printed and stored in the JSON.
 """
 
 from __future__ import annotations
@@ -60,15 +63,16 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Constructor kwargs and plain attributes to set for a variant name."""
     parts = variant.split("-")
     cont, lr = parts[0], parts[1]
-    kwargs: dict[str, Any] = {**ZOO, **LRS[lr]}
+    # KL dyn 0.5 (the 2023 recipe) unless a "dyn1" part says 1.0: the first runs of this probe were made with 0.5
+    kwargs: dict[str, Any] = {**ZOO, **LRS[lr], "dyn_scale": 0.5}
     attrs: dict[str, Any] = {"discount_head": cont}
     for extra in parts[2:]:
         if extra.startswith("tw"):  # weight of terminal steps in the continue loss (1 = official)
             attrs["_cont_terminal_weight"] = float(extra[2:])
         elif extra.startswith("g"):  # discount, e.g. g0.99 (the class default is 0.997 = 1 - 1/333)
             kwargs["discount"] = float(extra[1:])
-        elif extra.startswith("dyn"):  # KL dynamics scale: dyn1 (current recipe) or dyn05 (2023)
-            kwargs["dyn_scale"] = {"1": 1.0, "05": 0.5}[extra[3:]]
+        elif extra == "dyn1":  # KL dynamics scale 1.0 (the current recipe)
+            kwargs["dyn_scale"] = 1.0
         else:
             raise ValueError(f"unknown variant part {extra!r}")
     return kwargs, attrs
@@ -76,7 +80,8 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @th.no_grad()
 def terminal_cont_probs(model: DreamerV3, limit: int = 200) -> dict[str, list[float]]:
-    """p(continue) of the world model at the latest ``limit`` replayed terminal steps, by cause."""
+    """p(continue) of the world model at the latest ``limit`` replayed terminal steps, by cause, and the critic
+    (``v_before_<cause>``: 31 steps before the terminal, ``v_at_<cause>``: at it)."""
     rb = model.replay_buffer
     wm = model.policy.world_model
     length = model.batch_length
@@ -100,11 +105,17 @@ def terminal_cont_probs(model: DreamerV3, limit: int = 200) -> dict[str, list[fl
         )
         embed = wm.encoder(batch.obs, batch_dims=2)
         post, _, _ = wm.rssm.observe(embed, batch.action, batch.is_first)
-        p = wm.cont(wm.rssm.feat(post)).mean[:, -1].cpu().numpy()
+        feat = wm.rssm.feat(post)
+        p = wm.cont(feat).mean[:, -1].cpu().numpy()
+        _, critic = model.policy.actor_critic()
+        value = critic(feat[:, [0, -1]]).mean.cpu().numpy()  # the critic 31 steps before the terminal and at it
         obs_key = next(iter(rb.obs))
         last_obs = rb.obs[obs_key][env, ends]
-        for o, pi in zip(last_obs, p):
-            out.setdefault(cause(o, False), []).append(float(pi))
+        for o, pi, v in zip(last_obs, p, value):
+            c = cause(o, False)
+            out.setdefault(c, []).append(float(pi))
+            out.setdefault(f"v_before_{c}", []).append(float(v[0]))
+            out.setdefault(f"v_at_{c}", []).append(float(v[1]))
     return out
 
 
@@ -131,6 +142,7 @@ class Probe(BaseCallback):
                 self.model, self.eval_env, self.eval_episodes, deterministic=True, return_episode_rewards=True
             )
             probs = terminal_cont_probs(self.model)
+            values = {k: float(np.mean(probs.pop(k))) for k in [k for k in probs if k.startswith("v_")]}
             rec = {
                 "step": self.num_timesteps,
                 "eval_mean": float(np.mean(rets)),
@@ -138,6 +150,7 @@ class Probe(BaseCallback):
                 "train_causes": dict(self._causes),
                 "cont_p": {k: float(np.mean(v)) for k, v in probs.items()},
                 "cont_n": {k: len(v) for k, v in probs.items()},
+                "critic": values,
                 "train_cpu_s": self.train_time,
             }
             self._causes = {}
@@ -181,6 +194,44 @@ def run(variant: str, seed: int, n: int, eval_freq: int, eval_episodes: int, out
     with open(os.path.join(out, f"{variant}_seed{seed}.json"), "w") as f:
         result = {"variant": variant, "seed": seed, "kwargs": kwargs, "attrs": attrs}
         json.dump({**result, "records": probe.records, "episodes": probe.episodes}, f)
+
+
+@th.no_grad()
+def probe_agent(path: str, seeds: tuple[int, ...] = (3, 4), every: int = 40) -> None:
+    """Along deterministic episodes of a saved agent: cart position, pole angle, the critic's value, p(continue),
+    and from one state the imagined λ-return (the critic's target) against the value there."""
+    from dreamer_sb3.common.behavior import imagine
+    from dreamer_sb3.common.returns import lambda_returns
+    from dreamer_sb3.common.rssm import State
+
+    th.set_num_threads(1)
+    model = DreamerV3.load(path, device="cpu")
+    p, wm = model.policy, model.policy.world_model
+    _, critic = p.actor_critic()
+    env = gym.make("CartPole-v1")
+    print(f"{path}: discount {model.discount:.4f} -> fixed point 1 / (1 - discount) = {1 / (1 - model.discount):.0f}")
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        state, start, rows, t = None, np.array([True]), [], 0
+        for t in range(500):
+            action, state = model.predict(obs[None], state=state, episode_start=start, deterministic=True)
+            start = np.array([False])
+            lat = State(th.as_tensor(state[0]), th.as_tensor(state[1]))
+            feat = wm.rssm.feat(lat)
+            cont = wm.cont(feat).mean.item() if wm.cont is not None else 1.0
+            rows.append((t, obs[0], obs[2], critic(feat).mean.item(), cont))
+            if t == 60:
+                starts = State(lat.deter.repeat(64, 1), lat.stoch.repeat(64, 1))
+                traj = imagine(p, starts, th.ones(64), model.imag_horizon, model.discount, False, model.discount_head)
+                value = critic(traj.feat).mean
+                target = lambda_returns(traj.reward, value, traj.discount, model.gae_lambda)[0].mean().item()
+                print(f"seed {seed}, step 60: value {value[0].mean().item():.1f}, imagined λ-return target {target:.1f}")
+            obs, _, term, trunc, _ = env.step(int(action[0]))
+            if term or trunc:
+                break
+        print(f"seed {seed}: {t + 1} steps, {'terminated' if term else 'truncated'}")
+        for t, x, angle, value, cont in rows[::every] + rows[-2:]:
+            print(f"  t={t:3d}  x={x:+.2f}  angle={angle:+.3f}  value={value:6.1f}  p(cont)={cont:.3f}")
 
 
 def _load(path: str) -> dict[str, Any]:
@@ -232,8 +283,11 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("-o", "--output", default=os.path.join(os.path.dirname(__file__), "results", "collapse"))
     parser.add_argument("--summarize", metavar="FOLDER")
+    parser.add_argument("--probe-agent", metavar="ZIP", help="print the critic and continue head along episodes of an agent")
     args = parser.parse_args()
-    if args.summarize:
+    if args.probe_agent:
+        probe_agent(args.probe_agent)
+    elif args.summarize:
         summarize(args.summarize)
     else:
         run(args.variant, args.seed, args.n, args.eval_freq, args.eval_episodes, args.output)
