@@ -19,7 +19,9 @@ Usage::
 Variants: ``<continue>-<lr>[-<extra>...]``, continue ``mode`` (the 0/1 flag in imagination) or ``mean``
 (the probability), learning rates ``zoo`` (world model 1e-3, actor / critic 1e-4) or ``paper``
 (1e-4 / 3e-5); extras: ``dyn1`` (KL dyn 1.0 of the current recipe; else 0.5, the 2023 recipe), ``tw<k>``
-(terminal steps weighted ``k`` in the continue loss, patched onto the model), ``g<discount>`` (e.g. ``g0.99``).
+(terminal steps weighted ``k`` in the continue loss, patched onto the model), ``g<discount>`` (e.g.
+``g0.99``), ``clr<lr>`` (critic learning rate, e.g. ``clr0.001``), ``pe`` (replay inside episodes with
+DreamerV2's ``prioritize_ends``).
 The settings of each are printed and stored in the JSON.
 """
 
@@ -69,6 +71,11 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any]]:
     for extra in parts[2:]:
         if extra.startswith("tw"):  # weight of terminal steps in the continue loss (1 = official)
             attrs["_cont_terminal_weight"] = float(extra[2:])
+        elif extra == "pe":  # replay inside episodes with V2's prioritize_ends (windows ending at episode ends oversampled)
+            attrs["replay_within_episodes"] = True
+            attrs["prioritize_ends"] = True
+        elif extra.startswith("clr"):  # critic learning rate, e.g. clr0.001
+            kwargs["critic_lr"] = float(extra[3:])
         elif extra.startswith("g"):  # discount, e.g. g0.99 (the class default is 0.997 = 1 - 1/333)
             kwargs["discount"] = float(extra[1:])
         elif extra == "dyn1":  # KL dynamics scale 1.0 (the current recipe)
@@ -247,9 +254,10 @@ def summarize(folder: str) -> None:
     """One markdown row per run (finished JSON, else its log): evaluations, causes, continue head at terminals."""
     print(
         "| variant | seed | env steps | evaluations (every 2k) | min eval after first ≥ 475 "
-        "| training episodes ended by pole / cart / time (second half) | p(cont) at replayed terminals, pole / cart (last) |"
+        "| training episodes ended by pole / cart / time (second half) | p(cont) at replayed terminals, pole / cart (last) "
+        "| critic 31 steps before / at a cart-out (last) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     runs = {}
     for path in sorted(glob.glob(os.path.join(folder, "*.log")) + glob.glob(os.path.join(folder, "*.json"))):
         d = _load(path)
@@ -268,9 +276,11 @@ def summarize(folder: str) -> None:
                     causes[k] = causes.get(k, 0) + v
         cp, cn = recs[-1]["cont_p"], recs[-1]["cont_n"]
         pc = " / ".join(f"{cp[k]:.2f} (n={cn[k]})" if k in cp else "–" for k in ("pole", "cart"))
+        critic = recs[-1].get("critic", {})
+        vc = f"{critic['v_before_cart']:.1f} / {critic['v_at_cart']:.1f}" if "v_at_cart" in critic else "–"
         print(
             f"| {variant} | {seed} | {recs[-1]['step']} | {', '.join(f'{e:.0f}' for e in evals)} | {after} | "
-            f"{causes.get('pole', 0)} / {causes.get('cart', 0)} / {causes.get('time', 0)} | {pc} |"
+            f"{causes.get('pole', 0)} / {causes.get('cart', 0)} / {causes.get('time', 0)} | {pc} | {vc} |"
         )
 
 

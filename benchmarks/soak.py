@@ -19,7 +19,8 @@ Usage::
     python benchmarks/soak.py --steps 2000            # a smoke run
     python benchmarks/soak.py --tasks vector --steps 20000 --train-ratio 64
 
-Prints a table, writes ``benchmarks/results/soak.json``.
+Prints a table, writes ``benchmarks/results/soak.json`` and the RSS plot ``soak.png`` beside it
+(``--plot soak.json`` redraws the plot of a finished run).
 """
 
 from __future__ import annotations
@@ -151,6 +152,32 @@ def run_task(task: str, steps: int, train_ratio: float, samples: int, seed: int)
     )
 
 
+def plot(records: list[dict[str, Any]], path: pathlib.Path) -> None:
+    """RSS and RSS minus the replay filled so far over env steps, one line per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+    for r in records:
+        if "trace" not in r:
+            continue
+        steps = [p["step"] for p in r["trace"]]
+        axes[0].plot(steps, [p["rss_mb"] for p in r["trace"]], marker=".", label=r["task"])
+        axes[1].plot(steps, [p["rss_minus_replay_mb"] for p in r["trace"]], marker=".", label=r["task"])
+    axes[0].set_title("RSS (MB)")
+    axes[1].set_title("RSS minus the replay filled so far (MB)")
+    for ax in axes:
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
@@ -160,7 +187,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", choices=sorted(TASKS), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "soak.json")
+    parser.add_argument("--plot", type=pathlib.Path, metavar="JSON", help="only draw the RSS plot of a finished soak")
     args = parser.parse_args()
+    if args.plot:
+        plot(json.loads(args.plot.read_text())["records"], args.plot.with_suffix(".png"))
+        print(f"wrote {args.plot.with_suffix('.png')}")
+        return
     if args.child:
         print(json.dumps(run_task(args.child, args.steps, args.train_ratio, args.samples, args.seed)))
         return
@@ -183,7 +215,8 @@ def main() -> None:
         print(" | ".join(f"{r[c]:.1f}" if isinstance(r[c], float) else str(r[c]) for c in cols))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(dict(argv=sys.argv[1:], train_ratio=args.train_ratio, records=records), indent=1))
-    print(f"wrote {args.out}")
+    plot(records, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
