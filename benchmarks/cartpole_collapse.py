@@ -148,12 +148,27 @@ class Probe(BaseCallback):
             rets, _ = evaluate_policy(
                 self.model, self.eval_env, self.eval_episodes, deterministic=True, return_episode_rewards=True
             )
+            # the same episodes acting by sampling (the official agent's evaluation), and with argmax actions but
+            # sampled latents: which part of deterministic=True the returns depend on
+            self.eval_env.reset(seed=self.eval_seed)
+            sampled, _ = evaluate_policy(
+                self.model, self.eval_env, self.eval_episodes, deterministic=False, return_episode_rewards=True
+            )
+            policy = self.model.policy
+            keep, policy.deterministic_latent = policy.deterministic_latent, False
+            self.eval_env.reset(seed=self.eval_seed)
+            mode_actions, _ = evaluate_policy(
+                self.model, self.eval_env, self.eval_episodes, deterministic=True, return_episode_rewards=True
+            )
+            policy.deterministic_latent = keep
             probs = terminal_cont_probs(self.model)
             values = {k: float(np.mean(probs.pop(k))) for k in [k for k in probs if k.startswith("v_")]}
             rec = {
                 "step": self.num_timesteps,
                 "eval_mean": float(np.mean(rets)),
                 "eval_min": float(np.min(rets)),
+                "eval_sampled_mean": float(np.mean(sampled)),
+                "eval_mode_actions_sampled_latents_mean": float(np.mean(mode_actions)),
                 "train_causes": dict(self._causes),
                 "cont_p": {k: float(np.mean(v)) for k, v in probs.items()},
                 "cont_n": {k: len(v) for k, v in probs.items()},
@@ -198,6 +213,7 @@ def run(variant: str, seed: int, n: int, eval_freq: int, eval_episodes: int, out
     probe = Probe(gym.wrappers.RecordEpisodeStatistics(gym.make("CartPole-v1")), eval_freq, eval_episodes, seed + 10000)
     model.learn(n, callback=probe)
     os.makedirs(out, exist_ok=True)
+    model.save(os.path.join(out, f"{variant}_seed{seed}.zip"))  # for --probe-agent and evaluations after the run
     with open(os.path.join(out, f"{variant}_seed{seed}.json"), "w") as f:
         result = {"variant": variant, "seed": seed, "kwargs": kwargs, "attrs": attrs}
         json.dump({**result, "records": probe.records, "episodes": probe.episodes}, f)
@@ -255,9 +271,9 @@ def summarize(folder: str) -> None:
     print(
         "| variant | seed | env steps | evaluations (every 2k) | min eval after first ≥ 475 "
         "| training episodes ended by pole / cart / time (second half) | p(cont) at replayed terminals, pole / cart (last) "
-        "| critic 31 steps before / at a cart-out (last) |"
+        "| critic 31 steps before / at a cart-out (last) | evaluations acting by sampling / argmax actions on sampled latents |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     runs = {}
     for path in sorted(glob.glob(os.path.join(folder, "*.log")) + glob.glob(os.path.join(folder, "*.json"))):
         d = _load(path)
@@ -278,9 +294,14 @@ def summarize(folder: str) -> None:
         pc = " / ".join(f"{cp[k]:.2f} (n={cn[k]})" if k in cp else "–" for k in ("pole", "cart"))
         critic = recs[-1].get("critic", {})
         vc = f"{critic['v_before_cart']:.1f} / {critic['v_at_cart']:.1f}" if "v_at_cart" in critic else "–"
+        other = "–"
+        if "eval_sampled_mean" in recs[-1]:
+            sampled = ", ".join(f"{r['eval_sampled_mean']:.0f}" for r in recs)
+            mixed = ", ".join(f"{r['eval_mode_actions_sampled_latents_mean']:.0f}" for r in recs)
+            other = f"{sampled} / {mixed}"
         print(
             f"| {variant} | {seed} | {recs[-1]['step']} | {', '.join(f'{e:.0f}' for e in evals)} | {after} | "
-            f"{causes.get('pole', 0)} / {causes.get('cart', 0)} / {causes.get('time', 0)} | {pc} | {vc} |"
+            f"{causes.get('pole', 0)} / {causes.get('cart', 0)} / {causes.get('time', 0)} | {pc} | {vc} | {other} |"
         )
 
 
