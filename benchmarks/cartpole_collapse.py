@@ -271,7 +271,8 @@ def summarize(folder: str) -> None:
     print(
         "| variant | seed | env steps | evaluations (every 2k) | min eval after first ≥ 475 "
         "| training episodes ended by pole / cart / time (second half) | p(cont) at replayed terminals, pole / cart (last) "
-        "| critic 31 steps before / at a cart-out (last) | evaluations acting by sampling / argmax actions on sampled latents |"
+        "| critic 31 steps before / at a cart-out (last) "
+        "| evaluations acting by sampling / argmax actions on sampled latents |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     runs = {}
