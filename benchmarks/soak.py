@@ -26,6 +26,7 @@ Prints a table, writes ``benchmarks/results/soak.json`` and the RSS plot ``soak.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import pathlib
@@ -121,6 +122,7 @@ def run_task(task: str, steps: int, train_ratio: float, samples: int, seed: int)
         env = model.get_env()
         dropped, skipped = model._dropped_steps, model._skipped_updates
         del model
+        gc.collect()  # SB3's reference cycles keep the old model (and its replay) alive until the cyclic collector runs
         model = DreamerV3.load(f"{tmp}/model.zip", env=env)
         model.load_replay_buffer(f"{tmp}/replay.npz")
     identical = all(th.equal(before[k], v) for k, v in model.policy.state_dict().items())

@@ -336,8 +336,9 @@ def test_shipped_agents_load_with_the_settings_they_were_trained_with():
     assert planet.policy._ctor["act"] == "elu" and planet.policy.world_model.image_bits == 8
     v1 = load_pretrained("dreamerv1", "Pendulum-v1", device="cpu")
     assert (v1.free_nats_mode, v1.pretrain_updates, v1.policy._ctor["cnn_act"]) == ("step", 0, None)
+    # V2's Pendulum agent was retrained with V2's official defaults (issue 13) and loads with them
     v2 = load_pretrained("dreamerv2", "Pendulum-v1", device="cpu")
-    assert v2._settings_version == 2  # upgraded on load: saving it again stores what it now holds
-    assert v2.policy._ctor["actor_dist"] == "bounded_normal" and v2.policy._ctor["actor_max_std"] == 1.0
-    assert (v2.weight_decay, v2.replay_within_episodes, v2.model_loss_scales["vector"]) == (0.0, False, 1.0)
-    assert type(v2.policy.model_optimizer) is th.optim.Adam
+    assert v2._settings_version == 2
+    assert v2.policy._ctor["actor_dist"] == "trunc_normal" and v2.policy._ctor["actor_max_std"] == 2.1
+    assert (v2.weight_decay, v2.replay_within_episodes, v2.model_loss_scales["vector"]) == (1e-6, True, 0.5)
+    assert type(v2.policy.model_optimizer) is th.optim.AdamW
