@@ -199,8 +199,8 @@ def make_dmc(
     :param action_repeat: env steps per agent step (rewards summed)
     :param camera: MuJoCo camera id (``None``: 2 for quadruped, else 0)
     :param proprio: also return the proprioceptive state (Dict observation)
-    :param from_pixels: observe rendered frames; ``False``: observe the flattened state only (``proprio``, ``size``
-        and ``grayscale`` then only concern ``render()``)
+    :param from_pixels: observe rendered frames; ``False``: observe the flattened state only (``size`` and
+        ``grayscale`` then only concern ``render()``; ``proprio=True`` with it is an error)
     :param grayscale: ``(H, W, 1)`` frames
     :param max_episode_steps: optional extra limit in agent steps (the suite's 1000 env steps always apply)
     :param seed: seed of the task's initial ``RandomState`` (``reset(seed=...)`` reseeds it)
@@ -212,6 +212,11 @@ def make_dmc(
     """
     if render_mode != "rgb_array":
         raise ValueError(f"make_dmc renders its observations; render_mode must be 'rgb_array', got {render_mode!r}")
+    if proprio and not from_pixels:
+        raise ValueError(
+            "make_dmc(proprio=True) adds the state to the pixel observation, but from_pixels=False already observes "
+            "the state alone: drop proprio=True (or keep the pixels)"
+        )
     domain, name = parse_dmc_task(task)
     if (domain, name) in UNBOUNDED_ACTION_TASKS:
         raise ValueError(

@@ -84,6 +84,8 @@ def test_state_only_observes_the_flattened_state_without_rendering(monkeypatch):
     assert calls == [1]  # (the pixel preset renders through the patched call)
     assert env.render().shape == (64, 64, 3)  # render() still draws one
     check_env(make_dmc("cartpole-swingup", from_pixels=False), skip_render_check=False)
+    with pytest.raises(ValueError, match="drop proprio=True"):
+        make_dmc("cartpole-swingup", from_pixels=False, proprio=True)
 
 
 def test_seeding():
