@@ -282,7 +282,7 @@ def test_save_load_keeps_the_recipe_and_legacy_agents_keep_their_training_settin
     assert (loaded.recipe, loaded.discount_head, loaded.dyn_scale) == ("2023", "mean", 0.5)
     with open(tmp_path / "m.zip", "rb") as f:  # from a file object too
         assert DreamerV3.load(f, device="cpu").discount_head == "mean"
-    # the shipped CartPole agent predates `recipe` and `discount_head`: it was trained with the 2023 mode
-    shipped = pathlib.Path(__file__).parents[2] / "zoo/agents/dreamerv3/CartPole-v1_1/CartPole-v1.zip"
+    # the shipped Acrobot agent predates `recipe` and `discount_head`: it was trained with the 2023 mode
+    shipped = pathlib.Path(__file__).parents[2] / "zoo/agents/dreamerv3/Acrobot-v1_1/Acrobot-v1.zip"
     old = DreamerV3.load(shipped, device="cpu")
     assert (old.recipe, old.discount_head, old.dyn_scale) == ("2023", "mode", 0.5)

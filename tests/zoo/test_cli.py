@@ -68,7 +68,8 @@ def test_enjoy_and_record_video_get_the_flag_for_the_recorded_file(tmp_path, cap
     assert with_recorded_model(base) == [*base, "--load-best"]
     assert "records its score for --load-best" in capsys.readouterr().out
     assert with_recorded_model([*base, "--load-last-checkpoint"]) == [*base, "--load-last-checkpoint"]
-    assert recorded_model_flags("dreamerv3", "CartPole-v1") == []  # the final model is the recorded one
+    assert recorded_model_flags("dreamerv3", "Pendulum-v1") == []  # the final model is the recorded one
+    assert recorded_model_flags("dreamerv3", "CartPole-v1") == ["--load-best"]
     run = tmp_path / "dreamerv3" / "CartPole-v1_1"
     shutil.copytree(run_dir("dreamerv3", "CartPole-v1"), run)
     results = json.loads((run / "results.json").read_text())

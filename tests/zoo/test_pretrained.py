@@ -129,32 +129,34 @@ def test_shipped_agent_layout_and_size(agent):
 
 def test_strip_half_stores_float16_weights_that_load_as_float32(tmp_path):
     """``--strip --half``: no optimizer moments, float16 weights on disk, float32 parameters after loading that equal
-    the float16-rounded originals, buffers untouched; the recorded score is measured on that model."""
+    the float16-rounded originals, buffers untouched; the recorded score is measured on that model (on the shipped
+    float32 Pendulum agent: the CartPole one already ships in float16)."""
     import shutil
 
     import torch as th
 
     from dreamer_sb3.zoo.pretrained import record, run_dir
 
-    run = tmp_path / "dreamerv3" / "CartPole-v1_1"
-    shutil.copytree(run_dir("dreamerv3", "CartPole-v1"), run)
-    original = load_pretrained("dreamerv3", "CartPole-v1", folder=tmp_path, device="cpu")
-    before = (run / "CartPole-v1.zip").stat().st_size
-    res = record("dreamerv3", "CartPole-v1", folder=tmp_path, n_episodes=1, strip=True, half=True, command="test")
+    run = tmp_path / "dreamerv3" / "Pendulum-v1_1"
+    shutil.copytree(run_dir("dreamerv3", "Pendulum-v1"), run)
+    original = load_pretrained("dreamerv3", "Pendulum-v1", folder=tmp_path, device="cpu")
+    before = (run / "Pendulum-v1.zip").stat().st_size
+    res = record("dreamerv3", "Pendulum-v1", folder=tmp_path, n_episodes=1, strip=True, half=True, command="test")
     assert res["weights_dtype"] == "float16" and res["model_bytes"] < 0.6 * before
-    halved = load_pretrained("dreamerv3", "CartPole-v1", folder=tmp_path, device="cpu")
+    halved = load_pretrained("dreamerv3", "Pendulum-v1", folder=tmp_path, device="cpu")
     for (name, p), q in zip(original.policy.named_parameters(), halved.policy.parameters()):
         assert q.dtype == th.float32, name
         th.testing.assert_close(q, p.half().float(), rtol=0, atol=0)
     for (name, b), c in zip(original.policy.named_buffers(), halved.policy.buffers()):
         th.testing.assert_close(c, b, rtol=0, atol=0, msg=name)
     assert all(not getattr(halved.policy, n).state for n in halved.policy.optimizer_names())
-    assert res["episode_rewards"] == evaluate(halved, run, "CartPole-v1", 1, seed=0)[0]
+    assert res["episode_rewards"] == evaluate(halved, run, "Pendulum-v1", 1, seed=0)[0]
 
 
 def test_hub_layout_round_trip_offline(tmp_path, monkeypatch, offline):
     """export_hub_folder writes what rl-zoo3's load_from_hub downloads; its download puts it back in the zoo layout."""
     import rl_zoo3.load_from_hub as rl_load
+    import torch as th
     from huggingface_sb3 import EnvironmentName
     from requests.exceptions import HTTPError
 
@@ -179,7 +181,11 @@ def test_hub_layout_round_trip_offline(tmp_path, monkeypatch, offline):
     model = load_pretrained("dreamerv3", "CartPole-v1", folder=tmp_path / "zoo", device="cpu")
     shipped = load_pretrained("dreamerv3", "CartPole-v1", device="cpu")
     obs = np.zeros((5, 4), dtype=np.float32)
-    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], shipped.predict(obs, deterministic=True)[0])
+    # the zoo's CartPole agent samples its latent at deterministic=True (deterministic_latent=False): same seed, same acts
+    th.manual_seed(0)
+    acts = model.predict(obs, deterministic=True)[0]
+    th.manual_seed(0)
+    np.testing.assert_array_equal(acts, shipped.predict(obs, deterministic=True)[0])
     recorded = next(a["results"] for a in SHIPPED if (a["algo"], a["env_id"]) == ("dreamerv3", "CartPole-v1"))
     assert json.loads((hub / "results.json").read_text()) == recorded
 
@@ -211,7 +217,7 @@ def test_list_command_output(capsys):
     assert out[0].split() == ["algo", "env", "id", "status", "pretrained", "(mean", "±", "std,", "env", "steps)"]
     assert max(len(line) for line in out) <= 120  # compact: no paragraphs
     assert next(line for line in out if line.startswith("dreamerv3  CartPole-v1 ")).split()[2:] == [
-        "tuned", "500.0", "±", "0.0", "(10000)"
+        "tuned", "500.0", "±", "0.0", "(4000)"
     ]  # fmt: skip
     assert any(line.split() == ["dreamerv3", "dreamer_sb3/dmc-walker-walk-v0", "paper"] for line in out)
     assert out[-1].startswith(f"{len(out) - 3} entries: ") and "10 shipped agents" in out[-1]

@@ -81,8 +81,9 @@ def test_crafted_run_folder_runs_no_code_through_the_zoo(tmp_path, marker):
     run = folder / "dreamerv3" / "CartPole-v1_1"
     shutil.copytree(SHIPPED_RUN, run)
     params = run / "CartPole-v1"
-    # a crafted model zip: refused by load_pretrained and by the zoo's enjoy
-    _craft_zip(SHIPPED_RUN / "CartPole-v1.zip", run / "CartPole-v1.zip", x=_serialized(_Payload(str(marker)), "<class 'x'>"))
+    # a crafted model zip (the file results.json records): refused by load_pretrained and by the zoo's enjoy
+    recorded = json.loads((SHIPPED_RUN / "results.json").read_text())["model_file"]
+    _craft_zip(SHIPPED_RUN / recorded, run / recorded, x=_serialized(_Payload(str(marker)), "<class 'x'>"))
     with pytest.raises(UnsafeModelFileError):
         load_pretrained("dreamerv3", "CartPole-v1", folder=folder)
     with pytest.raises(UnsafeModelFileError):
