@@ -680,6 +680,16 @@ class DreamerAlgorithm(BaseAlgorithm):
         """
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        return self._apply_gradients(optimizer, loss, params, max_grad_norm)
+
+    def _apply_gradients(
+        self, optimizer: th.optim.Optimizer, loss: th.Tensor, params: Iterable[th.nn.Parameter], max_grad_norm: float
+    ) -> th.Tensor:
+        """The second half of :meth:`_gradient_step`, for gradients already accumulated in ``params``
+        (``loss`` is checked for non-finite values only): average over the ranks, clip, step or skip.
+
+        :return: the gradient norm before clipping
+        """
         params = list(params)
         self._ranks.average_gradients(params)
         grad_norm = th.nn.utils.clip_grad_norm_(params, max_grad_norm)
@@ -691,18 +701,26 @@ class DreamerAlgorithm(BaseAlgorithm):
             self._skipped_updates += 1
         return grad_norm
 
+    def world_model_loss(self, batch: SequenceBatch) -> tuple[th.Tensor, State, dict[str, th.Tensor]]:
+        """:meth:`WorldModel.loss` on ``batch`` with this algorithm's ``free_nats``, ``dyn_scale``, ``rep_scale``,
+        ``model_loss_scales`` and ``free_nats_mode``, under its autocast.
+
+        :return: the loss, the posterior states ``(B, T, ·)`` (with their graph) and detached metrics
+        """
+        p = self.policy
+        with self.autocast():
+            return p.world_model.loss(
+                batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_loss_scales, self.free_nats_mode
+            )
+
     def world_model_step(self, batch: SequenceBatch) -> tuple[State, dict[str, th.Tensor]]:
-        """One world-model update (every Dreamer and PlaNet): :meth:`WorldModel.loss` with this
-        algorithm's ``free_nats``, ``dyn_scale``, ``rep_scale`` and ``model_loss_scales``, then a step
-        clipped at ``model_grad_clip``.
+        """One world-model update (every Dreamer and PlaNet): :meth:`world_model_loss`, then a step clipped at
+        ``model_grad_clip``.
 
         :return: posterior states ``(B, T, ·)`` (the imagination starts) and detached metrics
         """
         p = self.policy
-        with self.autocast():
-            loss, post, metrics = p.world_model.loss(
-                batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_loss_scales, self.free_nats_mode
-            )
+        loss, post, metrics = self.world_model_loss(batch)
         metrics["model_grad_norm"] = self._gradient_step(
             p.model_optimizer, loss, p.world_model.parameters(), self.model_grad_clip
         )

@@ -63,6 +63,9 @@ class DreamerV3(ActorCriticDreamer):
     :param slow_critic_fraction: EMA step of the slow critic per update
     :param slow_reg_scale: weight of the critic's regulariser toward the slow critic
     :param replay_value_scale: weight of the critic loss on replayed trajectories
+    :param replay_value_grad: let the replay value loss train the world model as well (its gradient flows through
+        the replayed posterior features into the encoder and the RSSM), as the current official code does
+        (``repval_grad``); ``False`` (default here) detaches the features, so the loss trains the critic alone
     :param discount_head: how imagination reads the continue head: ``"mean"``, the probability of
         continuing (current official code), or ``"mode"``, its 0/1 flag (2023 release); ``None``: the recipe's
     :param recipe: ``"current"`` (the official code behind the journal paper) or ``"2023"`` (the first
@@ -124,6 +127,7 @@ class DreamerV3(ActorCriticDreamer):
         slow_critic_fraction: float = 0.02,
         slow_reg_scale: float = 1.0,
         replay_value_scale: float = 0.3,
+        replay_value_grad: bool = False,
         discount_head: DiscountHead | None = None,
         recipe: Recipe = "current",
         actor_grad: Literal["reinforce", "dynamics"] = "reinforce",
@@ -193,6 +197,7 @@ class DreamerV3(ActorCriticDreamer):
         self.actor_grad = actor_grad
         self.slow_reg_scale = slow_reg_scale
         self.replay_value_scale = replay_value_scale
+        self.replay_value_grad = replay_value_grad
         if _init_setup_model:
             self._setup_model()
 
@@ -228,7 +233,25 @@ class DreamerV3(ActorCriticDreamer):
     # ------------------------------------------------------------------ update
     # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the
     # percentile return scale of the policy's normaliser) and the slow-critic EMA are the shared
-    # update of ActorCriticDreamer; V3 adds its critic loss.
+    # update of ActorCriticDreamer; V3 adds its critic loss, and with replay_value_grad lets that
+    # loss's replay term train the world model too.
+    def train_step(self, batch: SequenceBatch) -> dict[str, th.Tensor]:
+        """The shared update; with ``replay_value_grad`` the world model steps after the behaviour, on the
+        gradient of its own loss plus that of the replay value loss (the official code's one joint loss,
+        with separate optimisers: the critic's backward adds its share to the world model's gradients)."""
+        if not (self.replay_value_grad and self.replay_value_scale > 0):
+            return super().train_step(batch)
+        p = self.policy
+        model_loss, post, metrics = self.world_model_loss(batch)
+        p.model_optimizer.zero_grad(set_to_none=True)
+        model_loss.backward(retain_graph=True)  # the replay value loss backpropagates through post later
+        metrics.update(self.behavior_step(post, batch))
+        metrics["model_grad_norm"] = self._apply_gradients(
+            p.model_optimizer, model_loss, p.world_model.parameters(), self.model_grad_clip
+        )
+        metrics["model_loss"] = model_loss.detach()
+        return metrics
+
     def _critic_loss(
         self, traj: Trajectory, ret: th.Tensor, post: State, batch: SequenceBatch
     ) -> tuple[th.Tensor, dict[str, th.Tensor]]:
@@ -246,7 +269,9 @@ class DreamerV3(ActorCriticDreamer):
         cont_next = 1.0 - batch.is_terminal[:, 1:].t().float()
         disc = th.where(first_next, th.zeros_like(boot[:-1]), self.discount * cont_next)
         rep_ret = lambda_returns(reward, boot, disc, self.gae_lambda)  # (T-1, B)
-        rep_feat = p.world_model.rssm.feat(post).detach().transpose(0, 1)[:-1]
+        rep_feat = p.world_model.rssm.feat(post).transpose(0, 1)[:-1]
+        if not self.replay_value_grad:
+            rep_feat = rep_feat.detach()
         rep = self._critic_nll(rep_feat, rep_ret)
         rep_loss = ((1.0 - first_next.float()) * rep).mean()
         loss = imag_loss + self.replay_value_scale * rep_loss

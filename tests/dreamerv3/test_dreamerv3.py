@@ -36,6 +36,7 @@ DEFAULTS = {
     "slow_critic_targets": False,
     "slow_reg_scale": 1.0,
     "replay_value_scale": 0.3,
+    "replay_value_grad": False,
     "reinforce_mix": 1.0,
     "batch_size": 16,
     "batch_length": 64,
@@ -168,6 +169,42 @@ def test_replay_value_loss_hand_computed(monkeypatch):
     assert float(metrics["replay_value_loss"]) == pytest.approx(rep)
     assert float(metrics["critic_loss"]) == pytest.approx(float(ret.mean()))
     assert float(loss) == pytest.approx(float(ret.mean()) + 0.3 * rep)
+
+
+def _world_model_grads_of_the_replay_value_loss(replay_value_grad: bool, replay_value_scale: float) -> list[th.Tensor]:
+    """World-model gradients of one update whose own world-model loss weighs nothing: what is left is the share
+    of the replay value loss (the update's randomness reseeded, so the runs differ only in the setting)."""
+    model = _model(
+        learning_starts=10_000,
+        batch_size=2,
+        batch_length=8,
+        train_ratio=16,
+        dyn_scale=0.0,
+        rep_scale=0.0,
+        replay_value_grad=replay_value_grad,
+        replay_value_scale=replay_value_scale,
+    )
+    model.model_loss_scales = {"vector": 0.0, "reward": 0.0, "cont": 0.0}
+    model.learn(64)  # fills the replay, no update yet
+    th.manual_seed(1)
+    with th.no_grad():  # the critic's output layer starts at zero, which would pass no gradient to its input
+        for param in model.policy.actor_critic()[1].parameters():
+            param.add_(0.05 * th.randn_like(param))
+    batch = model.replay_buffer.sample(2, 8).to_torch(model.device)
+    th.manual_seed(2)
+    model.policy.set_training_mode(True)
+    model.train_step(batch)
+    return [p.grad.clone() if p.grad is not None else th.zeros_like(p) for p in model.policy.world_model.parameters()]
+
+
+def test_replay_value_grad_trains_the_world_model_with_the_loss_scale():
+    detached = _world_model_grads_of_the_replay_value_loss(False, 0.3)
+    assert all(float(g.abs().max()) == 0.0 for g in detached)  # the critic's loss stops at the features
+    joint = _world_model_grads_of_the_replay_value_loss(True, 0.3)
+    assert sum(float(g.abs().sum()) for g in joint) > 0  # the official path: it reaches the encoder and the RSSM
+    doubled = _world_model_grads_of_the_replay_value_loss(True, 0.6)
+    for g, g2 in zip(joint, doubled):
+        th.testing.assert_close(g2, 2 * g, rtol=1e-4, atol=1e-7)
 
 
 def test_advantages_are_divided_by_the_return_scale():

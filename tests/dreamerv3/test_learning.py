@@ -11,25 +11,11 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from dreamer_sb3 import DreamerV3
 from dreamer_sb3.zoo.registry import hyperparams_path
+from tests.learning import random_return
 
 #: env steps for the zoo entry's test; its 3-seed benchmark (benchmarks/results/issue12_cartpole) holds >= 475 from
 #: well before this point on every seed
 LEARN_STEPS = 6000
-
-
-def random_return(env_id: str, episodes: int = 20) -> float:
-    env = gym.make(env_id)
-    env.action_space.seed(0)
-    totals = []
-    for ep in range(episodes):
-        env.reset(seed=ep)
-        done, total = False, 0.0
-        while not done:
-            _, r, term, trunc, _ = env.step(env.action_space.sample())
-            total += r
-            done = term or trunc
-        totals.append(total)
-    return float(np.mean(totals))
 
 
 # bf16 is emulated (4-10x slower) on CPUs without AVX-512 BF16/AMX, such as CI's: about 13 minutes there
@@ -55,7 +41,7 @@ def test_dreamerv3_learns_cartpole(precision):
     model.learn(3500)
     eval_env = gym.make("CartPole-v1")
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
-    baseline = random_return("CartPole-v1")
+    baseline = random_return(lambda: gym.make("CartPole-v1"))
     assert baseline < 30
     assert mean > 5 * baseline, f"DreamerV3 reached {mean:.1f}, random policy {baseline:.1f}"
 
