@@ -39,11 +39,11 @@ def bar_row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pairs", nargs="+", help="FOLDER LABEL [FOLDER LABEL ...]")
     parser.add_argument("-o", "--output", help="write OUTPUT.json and OUTPUT.png")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if len(args.pairs) % 2:
         parser.error("give a label after every folder")
     settings: dict[str, list[dict[str, Any]]] = {}
