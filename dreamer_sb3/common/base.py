@@ -94,6 +94,10 @@ class DreamerAlgorithm(BaseAlgorithm):
         uniformly over every stored window (see :mod:`dreamer_sb3.common.replay`)
     :param prioritize_ends: with ``replay_within_episodes``, give an episode's last window the extra draws of
         DreamerV2's ``prioritize_ends``
+    :param replay_context: replay context ``K`` (DreamerV3's current official code: 1): the replay stores a latent
+        with every step (the acting latent, then the posterior of each update that replays the step) and a
+        replayed window starts from the latent stored ``K`` steps before its first trained step, not from the
+        initial state; 0 (the other papers): every window starts from the initial state
     :param precision: ``"fp32"`` or ``"bf16"`` autocast of network forward passes
         (fp32 master weights; losses, KL and two-hot in fp32)
     :param compile: ``torch.compile`` the networks in place (see :meth:`DreamerPolicy.compile_modules`)
@@ -153,6 +157,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         pretrain_updates: int = 0,
         replay_within_episodes: bool = False,
         prioritize_ends: bool = False,
+        replay_context: int = 0,
         precision: Precision = "fp32",
         compile: bool = False,
         on_bad_data: BadData = "raise",
@@ -190,6 +195,8 @@ class DreamerAlgorithm(BaseAlgorithm):
             raise ValueError(f"batch_length must be at least 2, got {batch_length}")
         if free_nats_mode not in ("step", "batch"):
             raise ValueError(f"free_nats_mode must be 'step' or 'batch', got {free_nats_mode!r}")
+        if replay_context < 0:
+            raise ValueError(f"replay_context must be 0 or more steps, got {replay_context}")
         if pretrain_updates < 0:
             raise ValueError(f"pretrain_updates must be >= 0, got {pretrain_updates}")
         if on_bad_data not in BAD_DATA_MODES:
@@ -221,6 +228,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.pretrain_updates = pretrain_updates
         self.replay_within_episodes = replay_within_episodes
         self.prioritize_ends = prioritize_ends
+        self.replay_context = replay_context
         self.precision = precision
         self.compile = compile
         for name, value in (("log_every_updates", log_every_updates), ("video_every_updates", video_every_updates)):
@@ -289,9 +297,15 @@ class DreamerAlgorithm(BaseAlgorithm):
 
     def _make_replay(self) -> SequenceReplay:
         seed = None if self.seed is None else self._rank_seed(self.seed)
-        replay = SequenceReplay(self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, seed)
+        replay = SequenceReplay(
+            self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, seed, self._replay_latent_dim()
+        )
         replay.warn_if_too_large(stacklevel=4)
         return replay
+
+    def _replay_latent_dim(self) -> int:
+        """Size of the latent each replay step stores: the RSSM's ``feat`` with replay context, else 0."""
+        return self.policy.world_model.rssm.feat_size if self.replay_context else 0
 
     def _rank_seed(self, seed: int) -> int:
         """``seed`` offset by this process's rank, so ranks step different envs and sample different batches."""
@@ -338,6 +352,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         return [
             *super()._excluded_save_params(),
             "_train_latent",
+            "_latent_rows",
             "_metrics",
             "_dump_mark",
             "_data_guard",
@@ -417,7 +432,9 @@ class DreamerAlgorithm(BaseAlgorithm):
                 return
         if isinstance(path, str | pathlib.Path) and not pathlib.Path(path).exists() and pathlib.Path(f"{path}.pkl").exists():
             path = f"{path}.pkl"
-        buf = SequenceReplay.load(path, obs_shapes=self._replay_obs_shapes(), capacity=self.buffer_size)
+        buf = SequenceReplay.load(
+            path, obs_shapes=self._replay_obs_shapes(), capacity=self.buffer_size, latent_dim=self._replay_latent_dim()
+        )
         if buf.n_envs != self.n_envs:
             raise ValueError(f"The replay buffer was saved with {buf.n_envs} envs but the model has {self.n_envs}")
         self.replay_buffer = buf
@@ -453,8 +470,21 @@ class DreamerAlgorithm(BaseAlgorithm):
             state, action = self.policy.step(state, prev, self._obs_to_torch(obs), th.as_tensor(first, device=self.device))
         action = action.float()
         self._train_latent = (State(state.deter.float(), state.stoch.float()), action)
+        self._store_acting_latents(self._train_latent[0])
         action_np = action.cpu().numpy()
         return self.policy.codec.to_env(action_np), action_np
+
+    def _store_acting_latents(self, state: State) -> None:
+        """With replay context, store the acting latent of each env's current observation with its replay step
+        (the envs whose latest stored step is that observation; a dropped one has none)."""
+        rows = getattr(self, "_latent_rows", None)
+        if not self.replay_context or rows is None or self.replay_buffer is None:
+            return
+        ids = np.flatnonzero(rows)
+        if ids.size:
+            feat = self.policy.world_model.rssm.feat(state)[th.as_tensor(ids, device=self.device)]
+            self.replay_buffer.set_latest_latents(feat.cpu().numpy(), ids)
+        self._latent_rows = np.zeros_like(rows)
 
     def _store_transition(
         self, new_obs, model_actions: np.ndarray, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]
@@ -498,6 +528,7 @@ class DreamerAlgorithm(BaseAlgorithm):
             )
         guard.restart[keep] = False
         guard.restart[~step_ok & ~is_done] = True
+        self._latent_rows = step_ok & ~is_done  # the stored row of these envs is the observation acted on next
         if done_ids.size:
             reset_ok = new_ok[done_ids]
             ids = done_ids[reset_ok]
@@ -510,6 +541,7 @@ class DreamerAlgorithm(BaseAlgorithm):
                 env_ids=ids,
             )
             guard.restart[done_ids] = ~reset_ok
+            self._latent_rows[ids] = True
         guard.last_bad = ~new_ok
         self._dropped_steps += int((~step_ok).sum() + (~new_ok[done_ids]).sum())
 
@@ -530,6 +562,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         )
         self._data_guard.restart[:] = ~ok
         self._data_guard.last_bad = ~ok
+        self._latent_rows = ok.copy()
         self._dropped_steps += int((~ok).sum())
 
     def learn(
@@ -619,7 +652,8 @@ class DreamerAlgorithm(BaseAlgorithm):
         assert self.replay_buffer is not None
         self._update_credit += self.n_envs * self.train_ratio / (self.batch_size * self.batch_length)
         n = int(self._update_credit)
-        if n == 0 or self._ranks.any(self.replay_buffer.num_sequences(self.batch_length, self.replay_within_episodes) == 0):
+        length = self.batch_length + self.replay_context
+        if n == 0 or self._ranks.any(self.replay_buffer.num_sequences(length, self.replay_within_episodes) == 0):
             return
         self._update_credit -= n
         if self._n_updates == 0:  # the first training step after the prefill
@@ -633,7 +667,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         self._update_learning_rate(self.policy.model_optimizer)
         for _ in range(gradient_steps):
             batch = self.replay_buffer.sample(
-                self.batch_size, self.batch_length, self.replay_within_episodes, self.prioritize_ends
+                self.batch_size, self.batch_length, self.replay_within_episodes, self.prioritize_ends, self.replay_context
             ).to_torch(self.device)
             skipped_before = self._skipped_updates
             metrics = self.train_step(batch)
@@ -705,13 +739,20 @@ class DreamerAlgorithm(BaseAlgorithm):
         """:meth:`WorldModel.loss` on ``batch`` with this algorithm's ``free_nats``, ``dyn_scale``, ``rep_scale``,
         ``model_loss_scales`` and ``free_nats_mode``, under its autocast.
 
+        With replay context (a batch with an ``index``), the posteriors are written back to the replay as the
+        stored latents of their steps, the context of later windows.
+
         :return: the loss, the posterior states ``(B, T, ·)`` (with their graph) and detached metrics
         """
         p = self.policy
         with self.autocast():
-            return p.world_model.loss(
+            loss, post, metrics = p.world_model.loss(
                 batch, self.free_nats, self.dyn_scale, self.rep_scale, self.model_loss_scales, self.free_nats_mode
             )
+        if batch.index is not None and self.replay_buffer is not None:  # replay context: the posteriors go back
+            latent = p.world_model.rssm.feat(post).detach().float().cpu().numpy()
+            self.replay_buffer.update_latents(batch.index, latent)
+        return loss, post, metrics
 
     def world_model_step(self, batch: SequenceBatch) -> tuple[State, dict[str, th.Tensor]]:
         """One world-model update (every Dreamer and PlaNet): :meth:`world_model_loss`, then a step clipped at

@@ -11,6 +11,12 @@ observation), the reward received on arrival, and ``is_first`` / ``is_terminal``
   ``length`` stored steps (the running one included), then a window inside it, its start uniform or, with
   ``prioritize_ends``, ``min(U{0, n - length + length}, n - length)`` so that the episode's last window also
   takes the ``length`` draws past its end (V2's ``prioritize_ends``).
+
+Replay context (DreamerV3's current official code, ``replay_context``): with ``latent_dim > 0`` every step can also
+hold a model latent (float16, the flattened ``(deter, stoch)`` of the RSSM): the acting latent when the step was
+collected, then the posterior of the latest update that replayed it (:meth:`SequenceReplay.update_latents`).
+``sample(..., context=K)`` draws windows of ``K + length`` steps and returns the last ``length`` with the stored
+latent of the step before them as ``context``, the state a replayed window starts from in place of a fresh one.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ class SequenceBatch(NamedTuple):
     reward: Any  #: ``(B, T)`` the reward received on arriving at each step
     is_first: Any  #: ``(B, T)`` bool: the step starts an episode
     is_terminal: Any  #: ``(B, T)`` bool: the episode terminated at this step (not truncated)
+    #: ``(B, D)`` stored latent of the step before the window (``sample(..., context=K)``), else ``None``
+    context: Any = None
+    #: ``(B,)`` bool: that step holds a latent (else the window starts from the initial state)
+    has_context: Any = None
+    #: numpy ``(env (B, 1), step (B, T))`` of the window's steps in the replay (where posteriors are written back)
+    index: Any = None
 
     def to_torch(self, device: th.device | str) -> SequenceBatch:
         """The batch as tensors on ``device`` (pinned, non-blocking copies on CUDA)."""
@@ -55,6 +67,9 @@ class SequenceBatch(NamedTuple):
             reward=conv(self.reward),
             is_first=conv(self.is_first),
             is_terminal=conv(self.is_terminal),
+            context=None if self.context is None else conv(self.context),
+            has_context=None if self.has_context is None else conv(self.has_context),
+            index=self.index,
         )
 
 
@@ -66,6 +81,7 @@ class SequenceReplay:
     :param obs_shapes: ``{key: (shape, dtype)}`` of the (dict) observation
     :param action_dim: size of the model-space action vector
     :param seed: seed of the sampling RNG
+    :param latent_dim: size of the model latent stored per step for replay context (0: none stored)
     """
 
     def __init__(
@@ -75,6 +91,7 @@ class SequenceReplay:
         obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]],
         action_dim: int,
         seed: int | None = None,
+        latent_dim: int = 0,
     ) -> None:
         if capacity < n_envs:
             raise ValueError(f"Replay capacity ({capacity}) must be at least the number of envs ({n_envs})")
@@ -89,21 +106,27 @@ class SequenceReplay:
         self.reward = np.zeros((n_envs, cap), dtype=np.float32)
         self.is_first = np.zeros((n_envs, cap), dtype=bool)
         self.is_terminal = np.zeros((n_envs, cap), dtype=bool)
+        self.latent_dim = int(latent_dim)
+        self.latent = np.zeros((n_envs, cap, self.latent_dim), dtype=np.float16)
+        self.has_latent = np.zeros((n_envs, cap), dtype=bool)
         self.pos = np.zeros(n_envs, dtype=np.int64)
         self.full = np.zeros(n_envs, dtype=bool)
         self.rng = np.random.default_rng(seed)
 
     @staticmethod
-    def required_bytes(capacity: int, obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]], action_dim: int) -> int:
-        """Bytes a full buffer of ``capacity`` steps occupies (observations, action, reward and the two flags)."""
+    def required_bytes(
+        capacity: int, obs_shapes: dict[str, tuple[tuple[int, ...], np.dtype]], action_dim: int, latent_dim: int = 0
+    ) -> int:
+        """Bytes a full buffer of ``capacity`` steps occupies (observations, action, reward, the two flags and, for
+        replay context, the float16 latent and its flag)."""
         step = sum(int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize for s, d in obs_shapes.values())
-        step += 4 * action_dim + 4 + 2
+        step += 4 * action_dim + 4 + 2 + (2 * latent_dim + 1 if latent_dim else 0)
         return int(capacity) * step
 
     @property
     def nbytes(self) -> int:
         """Bytes this buffer occupies once full."""
-        return self.required_bytes(self.capacity_per_env * self.n_envs, self.obs_shapes, self.action_dim)
+        return self.required_bytes(self.capacity_per_env * self.n_envs, self.obs_shapes, self.action_dim, self.latent_dim)
 
     def warn_if_too_large(self, stacklevel: int = 2) -> None:
         """Warn (as SB3's ``ReplayBuffer`` does) when the full buffer would not fit in the memory available now.
@@ -131,7 +154,9 @@ class SequenceReplay:
         is_terminal: np.ndarray,
         env_ids: np.ndarray | None = None,
     ) -> None:
-        """Append one step for each env in ``env_ids`` (all envs by default); arrays are indexed like ``env_ids``."""
+        """Append one step for each env in ``env_ids`` (all envs by default); arrays are indexed like ``env_ids``.
+
+        The new steps hold no latent until :meth:`set_latest_latents` or :meth:`update_latents` writes one."""
         if env_ids is None:
             env_ids = np.arange(self.n_envs)
         env_ids = np.asarray(env_ids, dtype=np.int64)
@@ -144,9 +169,34 @@ class SequenceReplay:
         self.reward[env_ids, pos] = reward
         self.is_first[env_ids, pos] = is_first
         self.is_terminal[env_ids, pos] = is_terminal
+        self.has_latent[env_ids, pos] = False
         new_pos = pos + 1
         self.full[env_ids] |= new_pos >= self.capacity_per_env
         self.pos[env_ids] = new_pos % self.capacity_per_env
+
+    # ------------------------------------------------------------------ latents (replay context)
+    def set_latest_latents(self, latent: np.ndarray, env_ids: np.ndarray) -> None:
+        """Store ``latent`` ``(len(env_ids), latent_dim)`` with the most recently added step of each env in
+        ``env_ids`` (the acting latent of the observation just stored)."""
+        env_ids = np.asarray(env_ids, dtype=np.int64)
+        if self.latent_dim == 0 or env_ids.size == 0:
+            return
+        if (self.sizes()[env_ids] == 0).any():
+            raise ValueError("set_latest_latents: an env has no stored step to attach the latent to")
+        last = (self.pos[env_ids] - 1) % self.capacity_per_env
+        self.latent[env_ids, last] = latent
+        self.has_latent[env_ids, last] = True
+
+    def update_latents(self, index: tuple[np.ndarray, np.ndarray], latent: np.ndarray) -> None:
+        """Write ``latent`` ``(B, T, latent_dim)`` back to the steps ``index`` (a batch's ``index``).
+
+        Steps overwritten by newer data since the batch was sampled are written too; that is harmless, as such a
+        step is only replayed after its new latent (acting or trained) replaces it, or as a fresh window start."""
+        if self.latent_dim == 0:
+            return
+        env, idx = index
+        self.latent[env, idx] = latent
+        self.has_latent[env, idx] = True
 
     # ------------------------------------------------------------------ sampling
     def sizes(self) -> np.ndarray:
@@ -225,16 +275,38 @@ class SequenceReplay:
         return env[:, None], idx
 
     def sample(
-        self, batch_size: int, length: int, within_episodes: bool = False, prioritize_ends: bool = False
+        self,
+        batch_size: int,
+        length: int,
+        within_episodes: bool = False,
+        prioritize_ends: bool = False,
+        context: int = 0,
     ) -> SequenceBatch:
-        """A batch of windows as numpy arrays of shape ``(B, L, ...)`` (see the module docstring for the options)."""
-        env, idx = self.sample_indices(batch_size, length, within_episodes, prioritize_ends)
+        """A batch of windows as numpy arrays of shape ``(B, L, ...)`` (see the module docstring for the options).
+
+        :param context: replay context ``K``: draw ``K + length`` steps and return the last ``length``, with the
+            latent stored at the step before them (``batch.context``, float32) and the windows' replay ``index``
+        """
+        if context < 0:
+            raise ValueError(f"context must be 0 or more steps, got {context}")
+        if context and self.latent_dim == 0:
+            raise ValueError("sample(context=...) needs a replay that stores latents (latent_dim > 0)")
+        env, idx = self.sample_indices(batch_size, length + context, within_episodes, prioritize_ends)
+        ctx = has_ctx = None
+        if context:
+            before = idx[:, context - 1]
+            ctx = self.latent[env[:, 0], before].astype(np.float32)
+            has_ctx = self.has_latent[env[:, 0], before]
+            idx = idx[:, context:]
         return SequenceBatch(
             obs={k: v[env, idx] for k, v in self.obs.items()},
             action=self.action[env, idx],
             reward=self.reward[env, idx],
             is_first=self.is_first[env, idx],
             is_terminal=self.is_terminal[env, idx],
+            context=ctx,
+            has_context=has_ctx,
+            index=(env, idx) if context else None,
         )
 
     @staticmethod
@@ -252,6 +324,7 @@ class SequenceReplay:
             reward=self.reward[:, :used],
             is_first=self.is_first[:, :used],
             is_terminal=self.is_terminal[:, :used],
+            **({"latent": self.latent[:, :used], "has_latent": self.has_latent[:, :used]} if self.latent_dim else {}),
             pos=self.pos,
             full=self.full,
             meta=np.array([FORMAT_VERSION, self.n_envs, self.capacity_per_env, self.action_dim], dtype=np.int64),
@@ -267,12 +340,19 @@ class SequenceReplay:
 
     @classmethod
     def load(
-        cls, path: str | pathlib.Path | io.BufferedIOBase, obs_shapes: dict | None = None, capacity: int | None = None
+        cls,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        obs_shapes: dict | None = None,
+        capacity: int | None = None,
+        latent_dim: int | None = None,
     ) -> SequenceReplay:
         """Read a buffer written by :meth:`save`.
 
         :param obs_shapes: expected observation layout; a mismatch raises a ``ValueError``
         :param capacity: new total capacity (defaults to the saved one)
+        :param latent_dim: latent size the model stores for replay context (``None``: as saved). Stored latents of
+            another size (another model), or none in the file, leave every step without one: windows then start
+            from the initial state until training writes new latents back
         """
         try:
             data = np.load(path, allow_pickle=False)
@@ -281,7 +361,7 @@ class SequenceReplay:
             raise ValueError(f"Cannot read replay buffer from {path!r}: not a dreamer-sb3 replay file or corrupt ({e})") from e
         with data:
             try:
-                return cls._from_npz(data, meta, path, obs_shapes, capacity)
+                return cls._from_npz(data, meta, path, obs_shapes, capacity, latent_dim)
             except KeyError as e:
                 raise ValueError(f"Cannot read replay buffer from {path!r}: it has no entry {e}") from e
             except (zipfile.BadZipFile, EOFError, OSError) as e:  # a damaged member (bad CRC, truncated data)
@@ -297,6 +377,7 @@ class SequenceReplay:
         path: str | pathlib.Path | io.BufferedIOBase,
         obs_shapes: dict | None,
         capacity: int | None,
+        latent_dim: int | None,
     ) -> SequenceReplay:
         version, n_envs, cap, action_dim = (int(x) for x in meta)
         if version != FORMAT_VERSION:
@@ -315,10 +396,14 @@ class SequenceReplay:
         pos, full = data["pos"], data["full"]
         if new_cap != cap and full.any():
             raise ValueError("Cannot change the capacity of a replay buffer that has wrapped around")
-        buf = cls(new_cap * n_envs, n_envs, saved_shapes, action_dim)
+        saved_latent = headers["latent"][0][2] if "latent" in headers else 0
+        latent_dim = saved_latent if latent_dim is None else int(latent_dim)
+        buf = cls(new_cap * n_envs, n_envs, saved_shapes, action_dim, latent_dim=latent_dim)
         buf.warn_if_too_large(stacklevel=3)
         targets = {f"obs.{k}": v for k, v in buf.obs.items()}
         targets.update(action=buf.action, reward=buf.reward, is_first=buf.is_first, is_terminal=buf.is_terminal)
+        if latent_dim and saved_latent == latent_dim:
+            targets.update(latent=buf.latent, has_latent=buf.has_latent)
         try:
             for key, target in targets.items():
                 _stream_into(data.zip, f"{key}.npy", target[:, :used])

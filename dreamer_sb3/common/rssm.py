@@ -161,6 +161,16 @@ class RSSM(nn.Module):
     def feat(state: State) -> th.Tensor:
         return th.cat([state.deter, state.stoch], -1)
 
+    def from_flat(self, flat: th.Tensor, valid: th.Tensor | None = None) -> State:
+        """The state whose :meth:`feat` is ``flat`` ``(N, feat_size)`` (a stored latent); rows where ``valid``
+        (bool ``(N,)``) is false get the initial state instead."""
+        flat = flat.to(self.init_deter.dtype)
+        state = State(flat[:, : self.deter_size], flat[:, self.deter_size :])
+        if valid is None:
+            return state
+        init, mask = self.initial(flat.shape[0]), valid[:, None]
+        return State(th.where(mask, state.deter, init.deter), th.where(mask, state.stoch, init.stoch))
+
     def initial(self, batch: int) -> State:
         """Initial latent: ``tanh`` of the learned vector (or zeros) and the prior mode under it."""
         if self.learned_init:

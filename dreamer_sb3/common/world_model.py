@@ -64,6 +64,9 @@ class WorldModel(nn.Module):
     ) -> tuple[th.Tensor, State, dict[str, th.Tensor]]:
         """World-model loss on a batch of sequences ``(B, T)``.
 
+        A batch with a replay ``context`` (stored latents of the step before each window) starts each window from
+        that latent where the step holds one, else from the initial state.
+
         With ``image_bits < 8`` the images are quantised and dequantised with uniform noise once, and that same
         image is the encoder's input and the decoder's target (PlaNet's preprocessing).
 
@@ -75,7 +78,8 @@ class WorldModel(nn.Module):
         if self.image_bits < 8:
             images = preprocess_images(batch.obs, self.layout, self.image_bits, noise=True)
         embed = self.encoder(batch.obs, batch_dims=2, images=images)
-        post, post_stats, prior_stats = self.rssm.observe(embed, batch.action, batch.is_first)
+        start = None if batch.context is None else self.rssm.from_flat(batch.context, batch.has_context)
+        post, post_stats, prior_stats = self.rssm.observe(embed, batch.action, batch.is_first, start)
         feat = self.rssm.feat(post)
         losses: dict[str, th.Tensor] = {}
         if self.decoder is not None:

@@ -10,7 +10,8 @@ What V3 changed on top of the shared RSSM core:
   (the 2023 release used its 0/1 mode)
 - actor advantages normalised by the EMA of the 5th–95th return percentile range, ``max(1, S)``
 - critic regularised toward its slow EMA copy, plus a replay value loss (0.3)
-- uniform replay over all stored subsequences
+- uniform replay over all stored subsequences; each replayed window starts from the latent stored with the
+  step before it (replay context, current official code; the 2023 release started every window afresh)
 
 ``recipe`` picks the official code's current settings (default) or its 2023 release's, item by item
 (:mod:`dreamer_sb3.dreamerv3.recipes`; the full comparison is in ``docs/algorithms.md``).
@@ -68,6 +69,9 @@ class DreamerV3(ActorCriticDreamer):
         (``repval_grad``); ``False`` (default here) detaches the features, so the loss trains the critic alone
     :param discount_head: how imagination reads the continue head: ``"mean"``, the probability of
         continuing (current official code), or ``"mode"``, its 0/1 flag (2023 release); ``None``: the recipe's
+    :param replay_context: ``K`` steps of replay context: the replay stores a latent per step (the acting latent, then
+        each update's posterior) and a window starts from the one stored ``K`` steps before it (``1`` current
+        official code; ``0``, a fresh initial latent per window, in 2023); ``None``: the recipe's
     :param recipe: ``"current"`` (the official code behind the journal paper) or ``"2023"`` (the first
         release): the default of every setting above that the two differ in and that is ``None`` here
     :param actor_grad: ``"reinforce"`` (official final code, all action spaces) or ``"dynamics"``
@@ -129,6 +133,7 @@ class DreamerV3(ActorCriticDreamer):
         replay_value_scale: float = 0.3,
         replay_value_grad: bool = False,
         discount_head: DiscountHead | None = None,
+        replay_context: int | None = None,
         recipe: Recipe = "current",
         actor_grad: Literal["reinforce", "dynamics"] = "reinforce",
         model_grad_clip: float = 1000.0,
@@ -150,7 +155,7 @@ class DreamerV3(ActorCriticDreamer):
     ) -> None:
         if actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(f"actor_grad must be 'reinforce' or 'dynamics', got {actor_grad!r}")
-        settings = recipe_settings(recipe, discount_head=discount_head, dyn_scale=dyn_scale)
+        settings = recipe_settings(recipe, discount_head=discount_head, dyn_scale=dyn_scale, replay_context=replay_context)
         super().__init__(
             policy,
             env,
@@ -179,6 +184,7 @@ class DreamerV3(ActorCriticDreamer):
             batch_size=batch_size,
             batch_length=batch_length,
             train_ratio=train_ratio,
+            replay_context=settings["replay_context"],
             precision=precision,
             compile=compile,
             on_bad_data=on_bad_data,
@@ -217,18 +223,15 @@ class DreamerV3(ActorCriticDreamer):
         allow_pickle: bool = False,
         **kwargs: Any,
     ) -> DreamerV3:
-        """SB3's ``load``; an agent saved before ``recipe`` existed gets the settings it was trained with
-        (:data:`~dreamer_sb3.dreamerv3.recipes.LEGACY_SETTINGS`) for those it did not save itself."""
+        """SB3's ``load``; a file that predates a setting gets the value it was trained with
+        (:data:`~dreamer_sb3.dreamerv3.recipes.LEGACY_SETTINGS`), before the model and its replay are built."""
         try:
-            keys: set[str] | None = saved_keys(path)
+            keys = saved_keys(path)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError):
             keys = None  # not a readable model file: the base class's load names the problem
-        model = super().load(path, env, device, custom_objects, print_system_info, force_reset, allow_pickle, **kwargs)
-        if keys is not None and "recipe" not in keys:
-            for key, value in LEGACY_SETTINGS.items():
-                if key not in keys and key not in kwargs:
-                    setattr(model, key, value)
-        return model
+        if keys is not None:
+            kwargs.update({k: v for k, v in LEGACY_SETTINGS.items() if k not in keys and k not in kwargs})
+        return super().load(path, env, device, custom_objects, print_system_info, force_reset, allow_pickle, **kwargs)
 
     # ------------------------------------------------------------------ update
     # The world-model step, imagination, λ-returns, the actor loss (advantages divided by the

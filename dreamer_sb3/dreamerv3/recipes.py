@@ -3,8 +3,8 @@
 ``"current"`` is danijar/dreamerv3 at its latest code (2024-04 onwards, the journal paper's results;
 ``dreamerv3/configs.yaml`` and ``dreamerv3/agent.py``); ``"2023"`` is the first release (tag-less commit
 8fa35f8, 2023-06, ``dreamerv3/configs.yaml`` and ``dreamerv3/behaviors.py``). Only the items that this
-package implements both ways are listed here; every other difference (optimiser, norms, sizes, replay
-context, the replay value loss's gradient path) is a documented deviation in ``docs/algorithms.md``.
+package implements both ways are listed here; every other difference (optimiser, norms, sizes, the online
+replay queue, the replay value loss's gradient path) is a documented deviation in ``docs/algorithms.md``.
 An explicit constructor argument always wins over the recipe.
 """
 
@@ -27,12 +27,17 @@ RECIPES: dict[str, dict[str, Any]] = {
         discount_head="mean",
         # configs.yaml agent.loss_scales: dyn 1.0, rep 0.1
         dyn_scale=1.0,
+        # configs.yaml replay_context: 1; agent.py _apply_replay_context starts a replayed window from the stored
+        # carry of the step before it, and train() writes the new carries back (replay.update)
+        replay_context=1,
     ),
     "2023": dict(
         # behaviors.py / agent.py imagine: cont = self.heads['cont'](traj).mode()
         discount_head="mode",
         # configs.yaml loss_scales: dyn 0.5, rep 0.1
         dyn_scale=0.5,
+        # no replay context: every replayed window starts from the initial state
+        replay_context=0,
     ),
 }
 
@@ -51,9 +56,11 @@ def recipe_settings(recipe: str, **explicit: Any) -> dict[str, Any]:
     return settings
 
 
-#: what an agent saved before ``recipe`` existed was trained with, where it did not save the setting itself
-#: (it always saved ``dyn_scale``, 0.5; ``discount_head`` became an attribute later, always ``"mode"`` in V3)
-LEGACY_SETTINGS: dict[str, Any] = {"recipe": "2023", "discount_head": "mode"}
+#: settings added after agents had been saved, with the value those agents were trained with: a file that lacks
+#: one of these keys loads with this value (files saved before ``recipe`` existed: the 2023 recipe, always
+#: ``discount_head="mode"``, and they did save ``dyn_scale``, 0.5; files saved before ``replay_context``
+#: existed: no replay context)
+LEGACY_SETTINGS: dict[str, Any] = {"recipe": "2023", "discount_head": "mode", "replay_context": 0}
 
 
 def saved_keys(path: str | pathlib.Path | io.BufferedIOBase) -> set[str]:

@@ -177,3 +177,79 @@ def warnings_none():
             return False
 
     return _Exit()
+
+
+# ---------------------------------------------------------------- replay context (stored latents)
+def _latent_of(step: np.ndarray) -> np.ndarray:
+    """A latent that names its step: ``(step, -step, 0.5)`` (exact in float16 for steps < 2048)."""
+    step = np.asarray(step, np.float32)
+    return np.stack([step, -step, np.full_like(step, 0.5)], -1)
+
+
+def test_context_windows_start_from_the_latent_stored_before_them():
+    buf = SequenceReplay(100, 2, SHAPES, 2, seed=0, latent_dim=3)
+    fill(buf, 40, 2)
+    # steps 0..29 hold latents naming them; 30..39 hold none (as if never acted on nor replayed)
+    buf.update_latents((np.array([[0], [1]]), np.tile(np.arange(30), (2, 1))), _latent_of(np.tile(np.arange(30), (2, 1))))
+    batch = buf.sample(500, 5, context=2)
+    steps = batch.obs["obs"][..., 1]
+    assert batch.obs["obs"].shape == (500, 5, 2) and (np.diff(steps, axis=1) == 1).all()
+    # the window's first trained step is at least 2 (2 context steps drawn), the context is step first - 1
+    assert steps[:, 0].min() == 2 and steps[:, 0].max() == 35
+    before = steps[:, 0] - 1
+    assert np.array_equal(batch.has_context, before < 30)
+    assert batch.context.dtype == np.float32 and batch.context.shape == (500, 3)
+    assert np.array_equal(batch.context[before < 30], _latent_of(before[before < 30]))
+    env, idx = batch.index  # where the window's posteriors go back
+    assert np.array_equal(idx, steps.astype(int)) and np.array_equal(env[:, 0], batch.obs["obs"][:, 0, 0].astype(int))
+    # without context: no context fields, windows from step 0
+    plain = buf.sample(500, 5)
+    assert plain.context is None and plain.index is None and plain.obs["obs"][:, 0, 1].min() == 0
+
+
+def test_latents_set_for_the_latest_step_cleared_when_overwritten_and_written_back():
+    buf = SequenceReplay(8, 1, SHAPES, 2, seed=0, latent_dim=3)  # a ring of 8 steps
+    fill(buf, 5, 1)
+    assert not buf.has_latent.any()  # new steps hold no latent
+    buf.set_latest_latents(_latent_of(np.array([4])), np.array([0]))
+    assert np.flatnonzero(buf.has_latent[0]).tolist() == [4] and buf.latent[0, 4, 0] == 4
+    buf.update_latents((np.array([[0]]), np.array([[0, 1, 2]])), _latent_of(np.array([[10, 11, 12]])))
+    assert np.flatnonzero(buf.has_latent[0]).tolist() == [0, 1, 2, 4] and buf.latent[0, 1, 0] == 11
+    fill(buf, 4, 1)  # 4 more steps: slots 5, 6, 7, 0; slot 0 is overwritten and loses its latent
+    assert np.flatnonzero(buf.has_latent[0]).tolist() == [1, 2, 4]
+    with pytest.raises(ValueError, match="latent_dim > 0"):
+        SequenceReplay(8, 1, SHAPES, 2).sample(1, 2, context=1)
+    with pytest.raises(ValueError, match="0 or more"):
+        buf.sample(1, 2, context=-1)
+    with pytest.raises(ValueError, match="no stored step"):
+        SequenceReplay(8, 1, SHAPES, 2, latent_dim=3).set_latest_latents(_latent_of(np.array([0])), np.array([0]))
+    assert SequenceReplay.required_bytes(10, SHAPES, 2, latent_dim=3) == 10 * (2 * 4 + 16 + 8 + 4 + 2 + 2 * 3 + 1)
+
+
+def test_context_needs_room_for_the_context_steps():
+    buf = SequenceReplay(20, 1, SHAPES, 2, seed=0, latent_dim=3)
+    fill(buf, 5, 1)
+    assert buf.num_sequences(5) == 1 and buf.num_sequences(6) == 0
+    buf.sample(2, 5)
+    with pytest.raises(RuntimeError, match="learning_starts"):
+        buf.sample(2, 5, context=1)
+
+
+def test_save_load_keeps_latents_of_the_same_size_only(tmp_path):
+    buf = SequenceReplay(40, 1, SHAPES, 2, seed=0, latent_dim=3)
+    fill(buf, 12, 1)
+    buf.update_latents((np.array([[0]]), np.array([[3, 4, 5]])), _latent_of(np.array([[3, 4, 5]])))
+    buf.save(tmp_path / "r.npz")
+    same = SequenceReplay.load(tmp_path / "r.npz", obs_shapes=SHAPES)  # latent_dim as saved
+    assert same.latent_dim == 3
+    assert np.array_equal(same.has_latent, buf.has_latent) and np.array_equal(same.latent, buf.latent)
+    other = SequenceReplay.load(tmp_path / "r.npz", obs_shapes=SHAPES, latent_dim=5)  # another model's latent
+    assert other.latent_dim == 5 and not other.has_latent.any()
+    none = SequenceReplay.load(tmp_path / "r.npz", obs_shapes=SHAPES, latent_dim=0)
+    assert none.latent_dim == 0 and none.latent.shape == (1, 40, 0)
+    plain = SequenceReplay(40, 1, SHAPES, 2, seed=0)
+    fill(plain, 12, 1)
+    plain.save(tmp_path / "p.npz")  # a replay saved without latents, loaded for a model with context
+    loaded = SequenceReplay.load(tmp_path / "p.npz", obs_shapes=SHAPES, latent_dim=3)
+    assert loaded.latent_dim == 3 and not loaded.has_latent.any()
+    assert np.array_equal(loaded.reward, plain.reward)

@@ -113,3 +113,28 @@ def test_action_codec_roundtrip():
     assert md.to_env(vec).tolist() == [[2, 1], [0, 0]]
     d = ActionCodec(spaces.Discrete(4))
     assert d.to_env(d.from_env(np.array([3, 1]))).tolist() == [3, 1]
+
+
+def test_from_flat_inverts_feat_and_starts_observe(rssm):
+    """A stored latent (``feat``) gives back its state; rows without one get the initial state; observe from it
+    differs from a fresh start until an is_first resets it."""
+    embed, action, first = th.randn(B, T, E), th.randn(B, T, A), th.zeros(B, T, dtype=th.bool)
+    post, _, _ = rssm.observe(embed, action, first)
+    flat = rssm.feat(post)[:, -1]
+    back = rssm.from_flat(flat)
+    assert th.equal(rssm.feat(back), flat)
+    valid = th.tensor([True, False, True])
+    mixed = rssm.from_flat(flat, valid)
+    init = rssm.initial(B)
+    assert th.equal(mixed.deter[1], init.deter[1]) and th.equal(mixed.stoch[1], init.stoch[1])
+    assert th.equal(mixed.deter[0], flat[0, :12])
+    first[:, 2] = True
+    th.manual_seed(1)
+    fresh, _, _ = rssm.observe(embed, action, first, rssm.from_flat(flat, th.zeros(B, dtype=th.bool)))
+    th.manual_seed(1)
+    ctx, _, _ = rssm.observe(embed, action, first, mixed)
+    th.manual_seed(1)
+    none, _, _ = rssm.observe(embed, action, first)
+    assert th.equal(fresh.deter, none.deter)  # no valid context = the initial state
+    assert not th.allclose(ctx.deter[0, 0], fresh.deter[0, 0]) and th.equal(ctx.deter[1], fresh.deter[1])
+    assert th.allclose(ctx.deter[:, 2:], fresh.deter[:, 2:])  # after the reset the context is gone

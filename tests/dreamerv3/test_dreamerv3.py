@@ -25,6 +25,7 @@ DEFAULTS = {
     "recipe": "current",
     "discount_head": "mean",
     "dyn_scale": 1.0,
+    "replay_context": 1,
     "rep_scale": 0.1,
     "free_nats": 1.0,
     "discount": 1.0 - 1.0 / 333.0,
@@ -63,12 +64,14 @@ def test_defaults_match_the_documented_table():
 
 def test_recipe_2023_and_explicit_settings_win():
     old = DreamerV3("MlpPolicy", "CartPole-v1", recipe="2023", _init_setup_model=False)
-    assert (old.recipe, old.discount_head, old.dyn_scale) == ("2023", "mode", 0.5)
+    assert (old.recipe, old.discount_head, old.dyn_scale, old.replay_context) == ("2023", "mode", 0.5, 0)
     mixed = DreamerV3("MlpPolicy", "CartPole-v1", recipe="2023", discount_head="mean", _init_setup_model=False)
     assert (mixed.discount_head, mixed.dyn_scale) == ("mean", 0.5)
     assert set(RECIPES["current"]) == set(RECIPES["2023"])
     with pytest.raises(ValueError, match="recipe must be one of"):
         DreamerV3("MlpPolicy", "CartPole-v1", recipe="2024", _init_setup_model=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="replay_context must be 0 or more"):
+        DreamerV3("MlpPolicy", "CartPole-v1", replay_context=-1, _init_setup_model=False)
     with pytest.raises(ValueError, match="discount_head must be"):
         DreamerV3("MlpPolicy", "CartPole-v1", discount_head="prob", _init_setup_model=False)  # type: ignore[arg-type]
 
@@ -322,4 +325,71 @@ def test_save_load_keeps_the_recipe_and_legacy_agents_keep_their_training_settin
     # the shipped Acrobot agent predates `recipe` and `discount_head`: it was trained with the 2023 mode
     shipped = pathlib.Path(__file__).parents[2] / "zoo/agents/dreamerv3/Acrobot-v1_1/Acrobot-v1.zip"
     old = DreamerV3.load(shipped, device="cpu")
-    assert (old.recipe, old.discount_head, old.dyn_scale) == ("2023", "mode", 0.5)
+    assert (old.recipe, old.discount_head, old.dyn_scale, old.replay_context) == ("2023", "mode", 0.5, 0)
+    # the shipped CartPole agent has the current recipe but predates replay context: it trained without one
+    cartpole = DreamerV3.load(shipped.parents[1] / "CartPole-v1_1/CartPole-v1.zip", device="cpu")
+    assert (cartpole.recipe, cartpole.replay_context) == ("current", 0)
+    assert DreamerV3.load(shipped.parents[1] / "CartPole-v1_1/CartPole-v1.zip", replay_context=1).replay_context == 1
+
+
+def test_replay_context_stores_the_acting_latent_of_each_acted_on_step(monkeypatch):
+    """With replay context each step the policy acted on holds that acting latent; terminal and truncated
+    last steps (never acted on) and the random-prefill steps hold none."""
+    env = gym.wrappers.TimeLimit(_Episodes(), max_episode_steps=4)
+    model = DreamerV3("MlpPolicy", env, learning_starts=2, train_ratio=1e-9, replay_context=1, seed=0, **TINY)
+    assert model.replay_context == 1
+    acted: dict[tuple[int, int], np.ndarray] = {}
+    real = model.policy.step
+
+    def spy(state, prev, obs, is_first, deterministic=False):
+        new_state, action = real(state, prev, obs, is_first, deterministic)
+        episode, t = (int(x) for x in obs[next(iter(obs))][0])
+        acted[(episode, t)] = model.policy.world_model.rssm.feat(new_state)[0].float().numpy()
+        return new_state, action
+
+    monkeypatch.setattr(model.policy, "step", spy)
+    model.learn(12)
+    rb = model.replay_buffer
+    assert model._n_updates == 0 and rb.latent_dim == model.policy.world_model.rssm.feat_size
+    rows = int(rb.pos[0])
+    stored_obs = next(iter(rb.obs.values()))[0, :rows].astype(int)
+    for row, (episode, t) in enumerate(stored_obs):
+        if (episode, t) in acted:
+            assert rb.has_latent[0, row], (episode, t)
+            np.testing.assert_allclose(rb.latent[0, row], acted[(episode, t)], rtol=1e-3, atol=1e-3)
+        else:
+            assert not rb.has_latent[0, row], (episode, t)
+    never_acted = {(int(e), int(t)) for e, t in stored_obs} - set(acted)
+    # 2 prefill steps, 3 episode ends, and the latest observation (acted on at the next step)
+    assert never_acted == {(0, 0), (0, 1), (0, 3), (1, 4), (2, 3), (3, 2)}
+
+
+def test_replay_context_trains_from_the_stored_latent_and_writes_posteriors_back():
+    model = _model(learning_starts=64, batch_size=4, batch_length=8, train_ratio=16, replay_context=1)
+    model.learn(120)
+    rb = model.replay_buffer
+    assert model._n_updates > 0
+    rows = int(rb.sizes()[0])
+    assert rb.has_latent[0, :rows].mean() > 0.9  # acted-on steps and replayed ones
+    batch = rb.sample(4, 8, context=1)
+    assert batch.has_context.all()
+    tb = batch.to_torch("cpu")
+    th.manual_seed(0)
+    _, post, _ = model.world_model_loss(tb)
+    feat = model.policy.world_model.rssm.feat(post).detach().numpy()
+    env, idx = batch.index
+    last = {}  # windows may overlap: a step replayed twice keeps the later window's posterior
+    for b, t in np.ndindex(idx.shape):
+        last[(int(env[b, 0]), int(idx[b, t]))] = feat[b, t]
+    for (e, i), f in last.items():
+        np.testing.assert_allclose(rb.latent[e, i], f, rtol=1e-2, atol=1e-2)  # written back (float16)
+    # the context changes the posteriors of a window that does not start an episode; no context = fresh start
+    fresh = tb._replace(has_context=th.zeros_like(tb.has_context))
+    th.manual_seed(0)
+    _, post_fresh, _ = model.world_model_loss(fresh)
+    th.manual_seed(0)
+    _, post_none, _ = model.world_model_loss(tb._replace(context=None, has_context=None, index=None))
+    assert th.equal(post_fresh.deter, post_none.deter)
+    cont = ~batch.is_first[:, 0]
+    assert cont.any()
+    assert not th.allclose(post.deter[cont, 0], post_fresh.deter[cont, 0])
