@@ -1,4 +1,4 @@
-"""DreamerV3 must actually learn: the zoo's CartPole-v1 entry to a near-perfect policy, and (in both precisions) well
+"""DreamerV3 must actually learn: the zoo's CartPole-v1 entry to a near-perfect policy, and under bf16 autocast well
 above a random policy, within a CPU-minutes budget."""
 
 import gymnasium as gym
@@ -18,32 +18,24 @@ from tests.learning import random_return
 LEARN_STEPS = 6000
 
 
-# bf16 is emulated (4-10x slower) on CPUs without AVX-512 BF16/AMX, such as CI's: about 13 minutes there
-@pytest.mark.parametrize(
-    "precision",
-    [pytest.param("fp32", marks=pytest.mark.slow(minutes=3)), pytest.param("bf16", marks=pytest.mark.slow(minutes=13))],
-)
-def test_dreamerv3_learns_cartpole(precision):
-    model = DreamerV3(
-        "MlpPolicy",
-        "CartPole-v1",
-        precision=precision,
-        seed=0,
-        learning_starts=500,
-        batch_size=16,
-        batch_length=32,
-        train_ratio=64,
-        learning_rate=1e-3,
-        actor_lr=3e-4,
-        critic_lr=3e-4,
-        policy_kwargs=dict(model_size="tiny"),
-    )
-    model.learn(3500)
+#: env steps of the bf16 test: the first evaluation at which every seed of the entry's benchmark scored >= 475
+BF16_STEPS = 4500
+
+
+# bf16 autocast trains the zoo's CartPole entry too (fp32 is test_dreamerv3_zoo_entry_learns_cartpole_to_400). The
+# earlier setting of this test (actor lr 3e-4, argmax evaluation latents) sat at its threshold: one CI run reached
+# 77. CI's CPU ran 3.5k steps of it in bf16 in 2.5 minutes; CPUs without native bf16 (AVX2 only) emulate it, several
+# times slower.
+@pytest.mark.slow(minutes=5)
+def test_dreamerv3_learns_cartpole_in_bf16():
+    entry = zoo_entry("CartPole-v1")
+    model = DreamerV3(entry.pop("policy"), "CartPole-v1", precision="bf16", seed=0, **entry)
+    model.learn(BF16_STEPS)
     eval_env = gym.make("CartPole-v1")
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
     baseline = random_return(lambda: gym.make("CartPole-v1"))
     assert baseline < 30
-    assert mean > 5 * baseline, f"DreamerV3 reached {mean:.1f}, random policy {baseline:.1f}"
+    assert mean > 5 * baseline, f"DreamerV3 (bf16) reached {mean:.1f}, random policy {baseline:.1f}"
 
 
 def zoo_entry(env_id: str) -> dict:
