@@ -280,6 +280,7 @@ class DreamerAlgorithm(BaseAlgorithm):
             }
         self._update_credit = 0.0
         self._train_latent: tuple[State, th.Tensor] | None = None
+        self._latent_rows: np.ndarray | None = None  # envs whose latest replay row awaits its acting latent
         self._metrics = RunningMeans()
         self._n_updates = getattr(self, "_n_updates", 0)
         self._dump_mark = (self.num_timesteps, self._n_updates)
@@ -477,7 +478,7 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _store_acting_latents(self, state: State) -> None:
         """With replay context, store the acting latent of each env's current observation with its replay step
         (the envs whose latest stored step is that observation; a dropped one has none)."""
-        rows = getattr(self, "_latent_rows", None)
+        rows = self._latent_rows
         if not self.replay_context or rows is None or self.replay_buffer is None:
             return
         ids = np.flatnonzero(rows)
