@@ -1,7 +1,7 @@
 """Building blocks: MLPs, the CNN image encoder / decoder and the multi-key observation codecs.
 
-DreamerV3 uses ``Linear -> LayerNorm -> SiLU`` blocks everywhere; DreamerV1 / PlaNet use ELU
-without normalisation. Both are one ``norm`` / ``act`` switch here.
+DreamerV3 uses ``Linear -> Norm -> SiLU`` blocks everywhere (LayerNorm in its 2023 release, RMSNorm in its
+current code); DreamerV1 / PlaNet use ELU without normalisation. All are one ``norm`` / ``act`` switch here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
 from dreamer_sb3.common.distributions import symlog
-from dreamer_sb3.common.specs import Activation
+from dreamer_sb3.common.specs import Activation, Norm
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -25,6 +25,36 @@ def make_act(name: str) -> nn.Module:
         return ACTIVATIONS[name]()
     except KeyError:
         raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+class RMSNorm(nn.RMSNorm):
+    """RMSNorm with a learned scale, computed in float32 and returned in the input's dtype, as the official
+    ``Norm('rms')`` does (under bf16 autocast the input is bf16; torch's fused kernel wants one dtype)."""
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return F.rms_norm(x.float(), self.normalized_shape, self.weight, self.eps).to(x.dtype)
+
+
+def make_norm(norm: Norm, size: int) -> nn.Module | None:
+    """The normalisation over a last axis of ``size``: LayerNorm (``True`` / ``"layer"``, eps 1e-3), RMSNorm with a
+    learned scale (``"rms"``, eps 1e-4, the current DreamerV3 code's ``Norm('rms')``) or ``None`` (``False``).
+
+    :raises ValueError: for an unknown kind
+    """
+    if norm is False:
+        return None
+    if norm is True or norm == "layer":
+        return nn.LayerNorm(size, eps=1e-3)
+    if norm == "rms":
+        return RMSNorm(size, eps=1e-4)
+    raise ValueError(f"norm must be True / 'layer', 'rms' or False, got {norm!r}")
+
+
+def has_bias(norm: Norm) -> bool:
+    """Whether a linear / conv layer followed by ``norm`` keeps its bias: not before a LayerNorm, whose shift
+    makes it redundant; yes before an RMSNorm (it has no shift and does not remove the mean; the official
+    layers keep theirs) or without a norm."""
+    return not (norm is True or norm == "layer")
 
 
 def init_weights(module: nn.Module) -> None:
@@ -45,13 +75,13 @@ def zero_init(layer: nn.Linear) -> nn.Linear:
 
 
 class MLP(nn.Module):
-    """``layers`` hidden blocks of ``Linear -> [LayerNorm] -> act``, then an optional output layer.
+    """``layers`` hidden blocks of ``Linear -> [norm] -> act``, then an optional output layer.
 
     :param in_dim: input features
     :param out_dim: output features, or ``None`` to return the last hidden layer
     :param units: hidden width
     :param layers: number of hidden blocks
-    :param norm: LayerNorm after each hidden linear layer
+    :param norm: the normalisation after each hidden linear layer (:func:`make_norm`)
     :param act: activation name
     :param zero_out: zero-initialise the output layer
     """
@@ -62,7 +92,7 @@ class MLP(nn.Module):
         out_dim: int | None,
         units: int,
         layers: int,
-        norm: bool = True,
+        norm: Norm = True,
         act: Activation = "silu",
         zero_out: bool = False,
     ) -> None:
@@ -70,9 +100,9 @@ class MLP(nn.Module):
         blocks: list[nn.Module] = []
         dim = in_dim
         for _ in range(layers):
-            blocks.append(nn.Linear(dim, units, bias=not norm))
-            if norm:
-                blocks.append(nn.LayerNorm(units, eps=1e-3))
+            blocks.append(nn.Linear(dim, units, bias=has_bias(norm)))
+            if (layer_norm := make_norm(norm, units)) is not None:
+                blocks.append(layer_norm)
             blocks.append(make_act(act))
             dim = units
         self.hidden = nn.Sequential(*blocks)
@@ -208,11 +238,14 @@ def preprocess_vectors(obs: dict[str, th.Tensor], layout: ObsLayout, batch_dims:
 
 
 class ChannelNorm(nn.Module):
-    """LayerNorm over the channel axis of an NCHW tensor (as DreamerV3 normalises conv features)."""
+    """A norm (:func:`make_norm`) over the channel axis of an NCHW tensor (as DreamerV3 normalises conv features)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, norm: Norm = True) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(channels, eps=1e-3)
+        layer = make_norm(norm, channels)
+        if layer is None:
+            raise ValueError("ChannelNorm needs a norm (True, 'layer' or 'rms')")
+        self.norm = layer
 
     def forward(self, x: th.Tensor) -> th.Tensor:
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
@@ -229,15 +262,15 @@ class ConvEncoder(nn.Module):
     :param depth: channel multiplier
     """
 
-    def __init__(self, in_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: Activation = "silu") -> None:
+    def __init__(self, in_shape: tuple[int, int, int], depth: int = 32, norm: Norm = True, act: Activation = "silu") -> None:
         super().__init__()
         c, h, w = in_shape
         layers: list[nn.Module] = []
         for i in range(4):
             out = depth * 2**i
-            layers.append(nn.Conv2d(c, out, 4, 2, 1, bias=not norm))
+            layers.append(nn.Conv2d(c, out, 4, 2, 1, bias=has_bias(norm)))
             if norm:
-                layers.append(ChannelNorm(out))
+                layers.append(ChannelNorm(out, norm))
             layers.append(make_act(act))
             c = out
         self.net = nn.Sequential(*layers)
@@ -256,7 +289,7 @@ class ConvDecoder(nn.Module):
     stride-2 transposed convolutions back to ``(C, H, W)``."""
 
     def __init__(
-        self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: bool = True, act: Activation = "silu"
+        self, in_dim: int, out_shape: tuple[int, int, int], depth: int = 32, norm: Norm = True, act: Activation = "silu"
     ) -> None:
         super().__init__()
         c, h, w = out_shape
@@ -267,9 +300,9 @@ class ConvDecoder(nn.Module):
         ch = 8 * depth
         for i in range(3):
             out = depth * 2 ** (2 - i)
-            layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=not norm))
+            layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=has_bias(norm)))
             if norm:
-                layers.append(ChannelNorm(out))
+                layers.append(ChannelNorm(out, norm))
             layers.append(make_act(act))
             ch = out
         layers.append(nn.ConvTranspose2d(ch, c, 4, 2, 1))
@@ -301,7 +334,7 @@ class MultiEncoder(nn.Module):
         depth: int,
         units: int,
         layers: int,
-        norm: bool = True,
+        norm: Norm = True,
         act: Activation = "silu",
         symlog_inputs: bool = True,
         cnn_act: Activation | None = None,
@@ -344,7 +377,7 @@ class MultiDecoder(nn.Module):
         depth: int,
         units: int,
         layers: int,
-        norm: bool = True,
+        norm: Norm = True,
         act: Activation = "silu",
         symlog_targets: bool = True,
         cnn_act: Activation | None = None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import warnings
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -26,26 +25,14 @@ from torch import nn
 from dreamer_sb3.common.actions import ActionCodec
 from dreamer_sb3.common.heads import Actor, ScalarHead
 from dreamer_sb3.common.networks import MLP, ConvDecoder, ConvEncoder, ObsLayout
+from dreamer_sb3.common.optim import OptimizerKind, make_optimizer
 from dreamer_sb3.common.returns import PercentileNormalizer
 from dreamer_sb3.common.rssm import GRUCell, State
 from dreamer_sb3.common.sizes import ModelSize, resolve_size
-from dreamer_sb3.common.specs import Activation, ActorDist, HeadSpec, LatentSpec, NetSpec, ScalarHeadKind
+from dreamer_sb3.common.specs import Activation, ActorDist, HeadSpec, LatentSpec, NetSpec, Norm, ScalarHeadKind
 from dreamer_sb3.common.world_model import WorldModel
 
 RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def make_adam(params: Iterable[nn.Parameter], lr: float, eps: float, weight_decay: float = 0.0) -> th.optim.Optimizer:
-    """Adam, or with ``weight_decay > 0`` DreamerV2's decoupled decay ``w <- (1 - weight_decay) w`` before each
-    step: ``AdamW`` with decay ``weight_decay / lr`` (AdamW multiplies it by the learning rate).
-
-    A learning rate of 0 (rl-zoo3's ``enjoy`` loads agents with ``learning_rate=0``: nothing is trained) gets
-    ``AdamW`` without decay, so the optimiser's state and structure still match a saved one."""
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-    if weight_decay > 0:
-        return th.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay / lr if lr > 0 else 0.0)
-    return th.optim.Adam(params, lr=lr, eps=eps)
 
 
 class DreamerPolicy(BasePolicy):
@@ -58,8 +45,8 @@ class DreamerPolicy(BasePolicy):
     :param action_space: action space
     :param lr_schedule: world-model learning-rate schedule
     :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``planet``, ``v1``, ``v2``, ``v2-dmc``)
-    :param norm: LayerNorm in every block
-    :param gru_norm: LayerNorm inside the RSSM's GRU; ``None`` follows ``norm``
+    :param norm: the normalisation in every block: ``True`` / ``"layer"`` (LayerNorm), ``"rms"`` (RMSNorm, the
+        current DreamerV3 code's) or ``False`` (none)
     :param act: activation
     :param unimix: uniform mixing of categorical latents and actions
     :param min_std: Gaussian latent minimum std
@@ -78,12 +65,18 @@ class DreamerPolicy(BasePolicy):
     :param return_norm: keep DreamerV3's percentile return normaliser
     :param actor_lr: actor learning rate
     :param critic_lr: critic learning rate
-    :param model_eps: Adam epsilon of the world model
-    :param ac_eps: Adam epsilon of actor and critic
+    :param model_eps: optimiser epsilon of the world model
+    :param ac_eps: optimiser epsilon of actor and critic
+    :param optimizer: ``"adam"`` (PlaNet, V1, V2, DreamerV3's 2023 release) or ``"laprop"``: LaProp with adaptive
+        gradient clipping and a linear warm-up (DreamerV3's current official code,
+        :class:`~dreamer_sb3.common.optim.LaProp`), one per module group at that group's learning rate
+    :param agc: LaProp's adaptive gradient clipping (the largest gradient norm of a tensor relative to its
+        weights'; 0: none)
+    :param warmup: LaProp's linear learning-rate warm-up from 0, in updates (0: none)
     :param exploration_noise: exploration of non-deterministic actions: Gaussian noise of this std
         added to Box actions (clipped to ``[-1, 1]``; PlaNet, DreamerV1), or for discrete actions the
         probability of replacing the action by a uniformly random one (epsilon-greedy)
-    :param gru_norm: LayerNorm inside the RSSM's GRU; ``None`` follows ``norm``
+    :param gru_norm: the normalisation inside the RSSM's GRU (as ``norm``); ``None`` follows ``norm``
     :param cnn_act: activation of the image convolutions; ``None``: ``act``
     :param image_bits: bit depth of images (PlaNet: 5, with uniform dequantisation noise in the loss); 8: unchanged
     :param reward_layers: hidden layers of the reward head (``None``: the size row's, else ``layers``)
@@ -91,8 +84,8 @@ class DreamerPolicy(BasePolicy):
     :param actor_layers: hidden layers of the actor (``None``: the size row's, else ``layers``)
     :param critic_layers: hidden layers of the critic (``None``: the size row's, else ``layers``)
     :param weight_decay: decoupled weight decay of every optimizer, ``w <- (1 - weight_decay) w`` before each
-        Adam step (DreamerV2: 1e-6); applied as ``AdamW`` with ``weight_decay / lr``, exact for a constant
-        learning rate
+        optimiser step (DreamerV2: 1e-6); for Adam applied as ``AdamW`` with ``weight_decay / lr``, exact for a
+        constant learning rate
     :param deterministic_latent: with ``deterministic=True``, use the latent's mode (``True``, the default) or
         sample it (``False``: what the official PlaNet / V1 / V2 agents do at evaluation, V2's
         ``eval_state_mean: False``); the action is the actor's mode either way
@@ -111,7 +104,7 @@ class DreamerPolicy(BasePolicy):
         units: int | None = None,
         layers: int | None = None,
         cnn_depth: int | None = None,
-        norm: bool = True,
+        norm: Norm = True,
         act: Activation = "silu",
         unimix: float = 0.01,
         min_std: float = 0.1,
@@ -132,8 +125,11 @@ class DreamerPolicy(BasePolicy):
         critic_lr: float = 3e-5,
         model_eps: float = 1e-8,
         ac_eps: float = 1e-5,
+        optimizer: OptimizerKind = "adam",
+        agc: float = 0.3,
+        warmup: int = 1000,
         exploration_noise: float = 0.0,
-        gru_norm: bool | None = None,
+        gru_norm: Norm | None = None,
         cnn_act: Activation | None = None,
         image_bits: int = 8,
         reward_layers: int | None = None,
@@ -203,11 +199,14 @@ class DreamerPolicy(BasePolicy):
             self.slow_critic.requires_grad_(False)
         self.return_norm = PercentileNormalizer() if return_norm else None
 
-        self.model_optimizer = make_adam(self.world_model.parameters(), lr_schedule(1), model_eps, weight_decay)
+        def optimizer_of(module: nn.Module, lr: float, eps: float) -> th.optim.Optimizer:
+            return make_optimizer(optimizer, module.parameters(), lr, eps, weight_decay, agc, warmup)
+
+        self.model_optimizer = optimizer_of(self.world_model, lr_schedule(1), model_eps)
         if self.actor is not None:
-            self.actor_optimizer = make_adam(self.actor.parameters(), actor_lr, ac_eps, weight_decay)
+            self.actor_optimizer = optimizer_of(self.actor, actor_lr, ac_eps)
         if self.critic is not None:
-            self.critic_optimizer = make_adam(self.critic.parameters(), critic_lr, ac_eps, weight_decay)
+            self.critic_optimizer = optimizer_of(self.critic, critic_lr, ac_eps)
 
     def actor_critic(self) -> tuple[Actor, ScalarHead]:
         """The actor and the critic (a planning agent has neither: a clear error)."""

@@ -34,8 +34,8 @@ from dreamer_sb3.common.distributions import (
     sample_onehot,
     unimix_logits,
 )
-from dreamer_sb3.common.networks import init_weights, make_act
-from dreamer_sb3.common.specs import Activation, LatentSpec
+from dreamer_sb3.common.networks import has_bias, init_weights, make_act, make_norm
+from dreamer_sb3.common.specs import Activation, LatentSpec, Norm
 
 
 class State(NamedTuple):
@@ -46,16 +46,16 @@ class State(NamedTuple):
 
 
 class GRUCell(nn.Module):
-    """GRU cell in DreamerV2/V3 form: one linear map, optional LayerNorm, update gate bias -1.
+    """GRU cell in DreamerV2/V3 form: one linear map, an optional norm (:func:`make_norm`), update gate bias -1.
 
     ``h' = u * tanh(r * c) + (1 - u) * h`` with ``u = sigmoid(x_u - 1)``.
     """
 
-    def __init__(self, inp: int, size: int, norm: bool = True) -> None:
+    def __init__(self, inp: int, size: int, norm: Norm = True) -> None:
         super().__init__()
         self.size = size
-        self.linear = nn.Linear(inp + size, 3 * size, bias=not norm)
-        self.norm = nn.LayerNorm(3 * size, eps=1e-3) if norm else nn.Identity()
+        self.linear = nn.Linear(inp + size, 3 * size, bias=has_bias(norm))
+        self.norm = make_norm(norm, 3 * size) or nn.Identity()
 
     def forward(self, x: th.Tensor, h: th.Tensor) -> th.Tensor:
         parts = self.norm(self.linear(th.cat([x, h], -1)))
@@ -73,12 +73,12 @@ class RSSM(nn.Module):
     :param embed_dim: size of the observation embedding
     :param latent: the latent state's sizes and distributions (deter, hidden, stoch, classes —
         ``0`` selects a Gaussian latent —, unimix, min_std, learned_init, gru_norm)
-    :param norm: LayerNorm in every block
+    :param norm: the normalisation in every block (:func:`make_norm`)
     :param act: activation name
     """
 
     def __init__(
-        self, action_dim: int, embed_dim: int, latent: LatentSpec, norm: bool = True, act: Activation = "silu"
+        self, action_dim: int, embed_dim: int, latent: LatentSpec, norm: Norm = True, act: Activation = "silu"
     ) -> None:
         super().__init__()
         self.spec = latent
@@ -94,17 +94,17 @@ class RSSM(nn.Module):
         stats = self.stoch_size if self.discrete else 2 * latent.stoch
 
         def block() -> nn.Sequential:
-            return nn.Sequential(nn.LayerNorm(hidden, eps=1e-3) if norm else nn.Identity(), make_act(act))
+            return nn.Sequential(make_norm(norm, hidden) or nn.Identity(), make_act(act))
 
         # img_in(z, a) = act(norm(W_z z + W_a a)) — split so W_a a can be batched over time.
         self.img_in_stoch = nn.Linear(self.stoch_size, hidden, bias=False)
-        self.img_in_action = nn.Linear(action_dim, hidden, bias=not norm)
+        self.img_in_action = nn.Linear(action_dim, hidden, bias=has_bias(norm))
         self.img_in_block = block()
         self.gru = GRUCell(hidden, deter, norm if latent.gru_norm is None else latent.gru_norm)
-        self.prior_net = nn.Sequential(nn.Linear(deter, hidden, bias=not norm), block(), nn.Linear(hidden, stats))
+        self.prior_net = nn.Sequential(nn.Linear(deter, hidden, bias=has_bias(norm)), block(), nn.Linear(hidden, stats))
         # obs_out(h, e) = act(norm(W_h h + W_e e)) — W_e e batched over time.
         self.post_deter = nn.Linear(deter, hidden, bias=False)
-        self.post_embed = nn.Linear(embed_dim, hidden, bias=not norm)
+        self.post_embed = nn.Linear(embed_dim, hidden, bias=has_bias(norm))
         self.post_block = block()
         self.post_out = nn.Linear(hidden, stats)
         init_weights(self)

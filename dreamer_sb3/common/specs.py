@@ -14,6 +14,9 @@ from typing import Literal
 Activation = Literal["silu", "elu", "relu", "tanh"]
 ScalarHeadKind = Literal["twohot", "mse"]
 ActorDist = Literal["bounded_normal", "tanh_normal", "trunc_normal"]
+#: the normalisation after each hidden layer: ``"layer"`` or ``True`` (LayerNorm, eps 1e-3: DreamerV2 and V3's
+#: 2023 release), ``"rms"`` (RMSNorm with a scale, eps 1e-4: V3's current code), ``False`` (none: PlaNet, V1)
+Norm = bool | Literal["layer", "rms"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class NetSpec:
     :param units: MLP width
     :param layers: MLP hidden layers (encoder, decoder, heads, actor, critic)
     :param cnn_depth: CNN channel multiplier
-    :param norm: LayerNorm after every hidden linear / conv layer
+    :param norm: the normalisation after every hidden linear / conv layer (:data:`Norm`)
     :param act: activation
     :param cnn_act: activation of the image encoder's and decoder's convolutions; ``None``: ``act``
         (DreamerV1 uses ReLU there and ELU elsewhere)
@@ -32,7 +35,7 @@ class NetSpec:
     units: int
     layers: int
     cnn_depth: int
-    norm: bool = True
+    norm: Norm = True
     act: Activation = "silu"
     cnn_act: Activation | None = None
 
@@ -48,7 +51,7 @@ class LatentSpec:
     :param unimix: uniform mixture of the categorical latents
     :param min_std: lower bound of the Gaussian latent's std
     :param learned_init: learn the initial deterministic state instead of zeros
-    :param gru_norm: LayerNorm inside the GRU; ``None`` follows :attr:`NetSpec.norm`
+    :param gru_norm: the normalisation inside the GRU (:data:`Norm`); ``None`` follows :attr:`NetSpec.norm`
     """
 
     deter: int
@@ -58,7 +61,7 @@ class LatentSpec:
     unimix: float = 0.01
     min_std: float = 0.1
     learned_init: bool = True
-    gru_norm: bool | None = None
+    gru_norm: Norm | None = None
 
 
 @dataclass(frozen=True)

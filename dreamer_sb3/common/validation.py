@@ -26,7 +26,7 @@ SB3_POLICY_KWARGS: dict[str, str] = {
     "features_extractor_kwargs": "cnn_depth, units, layers",
     "share_features_extractor": "nothing: the world model's encoder is the only feature extractor",
     "normalize_images": "nothing: uint8 images are always scaled to [-0.5, 0.5]",
-    "optimizer_class": "nothing: Adam; its epsilons are model_eps and ac_eps",
+    "optimizer_class": "DreamerV3's optimizer='adam' | 'laprop' (an algorithm argument); epsilons: model_eps, ac_eps",
     "optimizer_kwargs": "model_eps / ac_eps, and the algorithm's learning_rate, actor_lr, critic_lr",
     "log_std_init": "actor_min_std / actor_max_std",
     "squash_output": "actor_dist='tanh_normal' | 'bounded_normal'",

@@ -12,6 +12,8 @@ What V3 changed on top of the shared RSSM core:
 - critic regularised toward its slow EMA copy, plus a replay value loss (0.3)
 - uniform replay over all stored subsequences; each replayed window starts from the latent stored with the
   step before it (replay context, current official code; the 2023 release started every window afresh)
+- optimiser: the 2023 release's three Adams (default here) or the current code's LaProp with adaptive gradient
+  clipping and warm-up (``optimizer="laprop"``, :mod:`dreamer_sb3.common.optim`)
 
 ``recipe`` picks the official code's current settings (default) or its 2023 release's, item by item
 (:mod:`dreamer_sb3.dreamerv3.recipes`; the full comparison is in ``docs/algorithms.md``).
@@ -31,11 +33,19 @@ from dreamer_sb3.common.actor_critic import ActorCriticDreamer
 from dreamer_sb3.common.base import Precision
 from dreamer_sb3.common.behavior import DiscountHead, Trajectory
 from dreamer_sb3.common.guard import BadData
+from dreamer_sb3.common.optim import OptimizerKind
 from dreamer_sb3.common.policies import DreamerPolicy
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.returns import lambda_returns
 from dreamer_sb3.common.rssm import State
-from dreamer_sb3.dreamerv3.recipes import LEGACY_SETTINGS, Recipe, recipe_settings, saved_keys
+from dreamer_sb3.dreamerv3.recipes import (
+    LEGACY_SETTINGS,
+    OPTIMIZERS,
+    Recipe,
+    optimizer_settings,
+    recipe_settings,
+    saved_keys,
+)
 
 
 class DreamerV3(ActorCriticDreamer):
@@ -46,9 +56,9 @@ class DreamerV3(ActorCriticDreamer):
 
     :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or ``"MultiInputPolicy"``
     :param env: Gymnasium env, VecEnv or env id
-    :param learning_rate: world-model learning rate
-    :param actor_lr: actor learning rate
-    :param critic_lr: critic learning rate
+    :param learning_rate: world-model learning rate; ``None``: the optimiser's (Adam 1e-4, LaProp 4e-5)
+    :param actor_lr: actor learning rate; ``None``: the optimiser's (Adam 3e-5, LaProp 4e-5)
+    :param critic_lr: critic learning rate; ``None``: the optimiser's (Adam 3e-5, LaProp 4e-5)
     :param buffer_size: replay capacity (env steps)
     :param learning_starts: random-action steps before training
     :param batch_size: sequences per batch
@@ -76,8 +86,14 @@ class DreamerV3(ActorCriticDreamer):
         release): the default of every setting above that the two differ in and that is ``None`` here
     :param actor_grad: ``"reinforce"`` (official final code, all action spaces) or ``"dynamics"``
         (value gradients through the world model; DreamerV3's first release for continuous actions)
-    :param model_grad_clip: world-model gradient-norm clip
-    :param ac_grad_clip: actor and critic gradient-norm clip
+    :param optimizer: ``"adam"``: the 2023 release's three Adams (model eps 1e-8, actor / critic eps 1e-5, global
+        norm clips 1000 / 100; the default here, as every measured zoo entry trained) or ``"laprop"``: the current
+        official code's LaProp (eps 1e-20, adaptive gradient clipping 0.3 per tensor, no global clip, a linear
+        learning-rate warm-up over 1000 updates; :class:`~dreamer_sb3.common.optim.LaProp`), one per module group.
+        It sets the defaults of the learning rates, the clips and ``policy_kwargs`` ``model_eps`` / ``ac_eps``
+        (:data:`~dreamer_sb3.dreamerv3.recipes.OPTIMIZERS`); ``policy_kwargs`` ``agc`` / ``warmup`` tune LaProp
+    :param model_grad_clip: world-model gradient-norm clip; ``None``: the optimiser's (Adam 1000, LaProp none)
+    :param ac_grad_clip: actor and critic gradient-norm clip; ``None``: the optimiser's (Adam 100, LaProp none)
     :param precision: ``"fp32"`` or ``"bf16"`` autocast
     :param compile: ``torch.compile`` the networks (encoder, decoder, RSSM blocks, heads, actor, critic) in
         place; the first updates pay the compilation (about a minute on CPU), see ``docs/performance.md``
@@ -105,17 +121,15 @@ class DreamerV3(ActorCriticDreamer):
         critic_head="twohot",
         slow_critic=True,
         return_norm=True,
-        model_eps=1e-8,
-        ac_eps=1e-5,
     )
 
     def __init__(
         self,
         policy: str | type[DreamerPolicy],
         env: GymEnv | str | None,
-        learning_rate: float | Schedule = 1e-4,
-        actor_lr: float = 3e-5,
-        critic_lr: float = 3e-5,
+        learning_rate: float | Schedule | None = None,
+        actor_lr: float | None = None,
+        critic_lr: float | None = None,
         buffer_size: int = 1_000_000,
         learning_starts: int = 1024,
         batch_size: int = 16,
@@ -136,8 +150,9 @@ class DreamerV3(ActorCriticDreamer):
         replay_context: int | None = None,
         recipe: Recipe = "current",
         actor_grad: Literal["reinforce", "dynamics"] = "reinforce",
-        model_grad_clip: float = 1000.0,
-        ac_grad_clip: float = 100.0,
+        optimizer: OptimizerKind = "adam",
+        model_grad_clip: float | None = None,
+        ac_grad_clip: float | None = None,
         precision: Precision = "fp32",
         compile: bool = False,
         on_bad_data: BadData = "raise",
@@ -156,18 +171,26 @@ class DreamerV3(ActorCriticDreamer):
         if actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(f"actor_grad must be 'reinforce' or 'dynamics', got {actor_grad!r}")
         settings = recipe_settings(recipe, discount_head=discount_head, dyn_scale=dyn_scale, replay_context=replay_context)
+        opt = optimizer_settings(
+            optimizer,
+            learning_rate=learning_rate,
+            actor_lr=actor_lr,
+            critic_lr=critic_lr,
+            model_grad_clip=model_grad_clip,
+            ac_grad_clip=ac_grad_clip,
+        )
         super().__init__(
             policy,
             env,
-            learning_rate,
+            opt["learning_rate"],
             # the shared actor-critic update, as V3 sets it
-            actor_lr=actor_lr,
-            critic_lr=critic_lr,
+            actor_lr=opt["actor_lr"],
+            critic_lr=opt["critic_lr"],
             imag_horizon=imag_horizon,
             discount=discount,
             gae_lambda=gae_lambda,
             ent_coef=ent_coef,
-            ac_grad_clip=ac_grad_clip,
+            ac_grad_clip=opt["ac_grad_clip"],
             reinforce_mix=1.0 if actor_grad == "reinforce" else 0.0,
             slow_critic_fraction=slow_critic_fraction,
             slow_critic_interval=1,  # an EMA step every update
@@ -177,7 +200,7 @@ class DreamerV3(ActorCriticDreamer):
             free_nats=free_nats,
             dyn_scale=settings["dyn_scale"],
             rep_scale=rep_scale,
-            model_grad_clip=model_grad_clip,
+            model_grad_clip=opt["model_grad_clip"],
             # replay and schedule
             buffer_size=buffer_size,
             learning_starts=learning_starts,
@@ -200,12 +223,18 @@ class DreamerV3(ActorCriticDreamer):
             device=device,
         )
         self.recipe: Recipe = recipe
+        self.optimizer: OptimizerKind = optimizer
         self.actor_grad = actor_grad
         self.slow_reg_scale = slow_reg_scale
         self.replay_value_scale = replay_value_scale
         self.replay_value_grad = replay_value_grad
         if _init_setup_model:
             self._setup_model()
+
+    def _derived_policy_kwargs(self) -> dict[str, Any]:
+        # the optimiser and its epsilons (a user's policy_kwargs entry still wins)
+        eps = {k: OPTIMIZERS[self.optimizer][k] for k in ("model_eps", "ac_eps")}
+        return {**super()._derived_policy_kwargs(), "optimizer": self.optimizer, **eps}
 
     def _upgrade_settings(self) -> None:
         # version-0 files stored actor_grad, not the REINFORCE weight it maps to

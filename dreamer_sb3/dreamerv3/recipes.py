@@ -3,20 +3,27 @@
 ``"current"`` is danijar/dreamerv3 at its latest code (2024-04 onwards, the journal paper's results;
 ``dreamerv3/configs.yaml`` and ``dreamerv3/agent.py``); ``"2023"`` is the first release (tag-less commit
 8fa35f8, 2023-06, ``dreamerv3/configs.yaml`` and ``dreamerv3/behaviors.py``). Only the items that this
-package implements both ways are listed here; every other difference (optimiser, norms, sizes, the online
-replay queue, the replay value loss's gradient path) is a documented deviation in ``docs/algorithms.md``.
+package implements both ways are listed here; every other difference (norms, sizes, the online replay queue, the
+replay value loss's gradient path) is a documented deviation in ``docs/algorithms.md``.
 An explicit constructor argument always wins over the recipe.
+
+The optimiser is its own switch, :data:`OPTIMIZERS` (``DreamerV3(optimizer=...)``): the current code's LaProp
+with its learning rates, epsilon and adaptive clipping, or the 2023 release's three Adams. The default stays
+``"adam"``, the optimiser every measured zoo entry and shipped agent trained with (``docs/algorithms.md``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import pathlib
 import zipfile
 from typing import Any, Literal, get_args
 
 from stable_baselines3.common.save_util import open_path
+
+from dreamer_sb3.common.optim import OptimizerKind
 
 #: the recipe names accepted by ``DreamerV3(recipe=...)``
 Recipe = Literal["current", "2023"]
@@ -42,6 +49,47 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 assert set(get_args(Recipe)) == set(RECIPES), "Recipe must name every entry of RECIPES"
+
+#: the official optimisers, as the settings each one sets (every one of them that is ``None`` in the constructor)
+OPTIMIZERS: dict[str, dict[str, Any]] = {
+    # 2023 configs.yaml model_opt {lr: 1e-4, eps: 1e-8, clip: 1000}, actor_opt / critic_opt {lr: 3e-5, eps: 1e-5,
+    # clip: 100}: three Adams with global-norm clipping
+    "adam": dict(
+        learning_rate=1e-4,
+        actor_lr=3e-5,
+        critic_lr=3e-5,
+        model_eps=1e-8,
+        ac_eps=1e-5,
+        model_grad_clip=1000.0,
+        ac_grad_clip=100.0,
+    ),
+    # current configs.yaml opt {lr: 4e-5, agc: 0.3, eps: 1e-20, warmup: 1000}: one LaProp over every module,
+    # adaptive gradient clipping per tensor instead of a global-norm clip
+    "laprop": dict(
+        learning_rate=4e-5,
+        actor_lr=4e-5,
+        critic_lr=4e-5,
+        model_eps=1e-20,
+        ac_eps=1e-20,
+        model_grad_clip=math.inf,
+        ac_grad_clip=math.inf,
+    ),
+}
+
+
+assert set(get_args(OptimizerKind)) == set(OPTIMIZERS), "OptimizerKind must name every entry of OPTIMIZERS"
+
+
+def optimizer_settings(optimizer: str, **explicit: Any) -> dict[str, Any]:
+    """The optimiser's settings with the explicit (non-``None``) arguments applied over them.
+
+    :raises ValueError: for an unknown optimiser
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
+    settings = dict(OPTIMIZERS[optimizer])
+    settings.update({k: v for k, v in explicit.items() if v is not None})
+    return settings
 
 
 def recipe_settings(recipe: str, **explicit: Any) -> dict[str, Any]:

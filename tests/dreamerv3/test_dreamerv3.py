@@ -14,6 +14,7 @@ from gymnasium import spaces
 
 from dreamer_sb3 import DreamerV3
 from dreamer_sb3.common.behavior import Trajectory, imagine
+from dreamer_sb3.common.optim import LaProp
 from dreamer_sb3.common.replay import SequenceBatch
 from dreamer_sb3.common.rssm import State
 from dreamer_sb3.dreamerv3.recipes import RECIPES
@@ -46,6 +47,7 @@ DEFAULTS = {
     "critic_lr": 3e-5,
     "model_grad_clip": 1000.0,
     "ac_grad_clip": 100.0,
+    "optimizer": "adam",
 }
 
 
@@ -59,7 +61,54 @@ def test_defaults_match_the_documented_table():
         assert getattr(model, key) == pytest.approx(value) if isinstance(value, float) else getattr(model, key) == value, key
     pk = DreamerV3.default_policy_kwargs
     assert (pk["unimix"], pk["critic_head"], pk["reward_head"], pk["symlog_obs"]) == (0.01, "twohot", "twohot", True)
-    assert (pk["model_eps"], pk["ac_eps"], pk["return_norm"], pk["slow_critic"]) == (1e-8, 1e-5, True, True)
+    assert (pk["return_norm"], pk["slow_critic"]) == (True, True)
+    built = _model().policy
+    assert type(built.model_optimizer) is th.optim.Adam and built.model_optimizer.param_groups[0]["eps"] == 1e-8
+    assert built.actor_optimizer.param_groups[0]["eps"] == built.critic_optimizer.param_groups[0]["eps"] == 1e-5
+
+
+def test_laprop_switch_sets_the_current_official_optimiser():
+    model = _model(optimizer="laprop")
+    p = model.policy
+    assert (model.learning_rate, model.actor_lr, model.critic_lr) == (4e-5, 4e-5, 4e-5)
+    assert model.model_grad_clip == model.ac_grad_clip == math.inf  # adaptive clipping per tensor instead
+    for opt in (p.model_optimizer, p.actor_optimizer, p.critic_optimizer):
+        group = opt.param_groups[0]
+        assert isinstance(opt, LaProp) and (group["lr"], group["eps"], group["agc"], group["warmup"]) == (
+            4e-5,
+            1e-20,
+            0.3,
+            1000,
+        )
+    # explicit arguments and the user's policy_kwargs win over the optimiser's defaults
+    tuned = _model(
+        optimizer="laprop", learning_rate=1e-3, ac_grad_clip=50.0, policy_kwargs=dict(model_size="tiny", ac_eps=1e-6, warmup=0)
+    )
+    group = tuned.policy.model_optimizer.param_groups[0]
+    assert (group["lr"], group["warmup"], tuned.ac_grad_clip, tuned.model_grad_clip) == (1e-3, 0, 50.0, math.inf)
+    assert tuned.policy.actor_optimizer.param_groups[0]["eps"] == 1e-6
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        _model(optimizer="sgd")
+
+
+def test_laprop_trains_saves_and_resumes_identically(tmp_path):
+    kwargs = dict(optimizer="laprop", learning_starts=8, batch_size=2, batch_length=8, train_ratio=16)
+    model = _model(**kwargs, policy_kwargs=dict(model_size="tiny", warmup=3))
+    model.learn(14)  # updates from step 8: the warm-up (3) is over
+    opt = model.policy.model_optimizer
+    assert model._n_updates > 3 and all(s["step"] == model._n_updates for s in opt.state.values())
+    model.save(tmp_path / "m")
+    loaded = DreamerV3.load(tmp_path / "m", device="cpu")
+    assert loaded.optimizer == "laprop" and isinstance(loaded.policy.model_optimizer, LaProp)
+    assert loaded.policy.model_optimizer.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
+    # one more update on the same batch from the original and the loaded agent: the same step
+    buf = model.replay_buffer
+    batch = buf.sample(2, 8, model.replay_within_episodes, model.prioritize_ends, model.replay_context).to_torch("cpu")
+    for agent in (model, loaded):
+        th.manual_seed(5)
+        agent.train_step(batch)
+    for a, b in zip(model.policy.parameters(), loaded.policy.parameters(), strict=True):
+        assert th.equal(a, b)
 
 
 def test_recipe_2023_and_explicit_settings_win():
