@@ -66,6 +66,27 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def fan_in(layer: nn.Linear | nn.Conv2d | nn.ConvTranspose2d) -> int:
+    """Inputs per output unit: ``in_features``, or input channels times the kernel's area (for a transposed
+    convolution too: its input channels, as the official code counts a kernel ``(k, k, in, out)``)."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features
+    return layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+
+
+def trunc_normal_in_(module: nn.Module) -> None:
+    """The current DreamerV3 code's ``trunc_normal_in`` initialiser for every linear / conv layer: a normal truncated
+    at ±2 standard deviations, times ``1.1368 / sqrt(fan_in)`` (1.1368 restores the unit variance the truncation
+    removes); zero biases (``embodied/jax/nets.py Initializer``)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            with th.no_grad():
+                nn.init.trunc_normal_(m.weight, mean=0.0, std=1.0, a=-2.0, b=2.0)
+                m.weight.mul_(1.1368 / np.sqrt(fan_in(m)))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def zero_init(layer: nn.Linear) -> nn.Linear:
     """Zero the output layer (DreamerV3 starts reward and critic predictions at exactly 0)."""
     nn.init.zeros_(layer.weight)
@@ -108,6 +129,7 @@ class MLP(nn.Module):
         self.hidden = nn.Sequential(*blocks)
         self.out_dim = out_dim if out_dim is not None else dim
         self.out = nn.Linear(dim, out_dim) if out_dim is not None else None
+        self.zero_out = zero_out
         init_weights(self)
         if zero_out and self.out is not None:
             zero_init(self.out)

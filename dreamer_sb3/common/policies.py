@@ -24,12 +24,21 @@ from torch import nn
 
 from dreamer_sb3.common.actions import ActionCodec
 from dreamer_sb3.common.heads import Actor, ScalarHead
-from dreamer_sb3.common.networks import MLP, ConvDecoder, ConvEncoder, ObsLayout
+from dreamer_sb3.common.networks import MLP, ConvDecoder, ConvEncoder, ObsLayout, trunc_normal_in_, zero_init
 from dreamer_sb3.common.optim import OptimizerKind, make_optimizer
 from dreamer_sb3.common.returns import PercentileNormalizer
 from dreamer_sb3.common.rssm import GRUCell, State
 from dreamer_sb3.common.sizes import ModelSize, resolve_size
-from dreamer_sb3.common.specs import Activation, ActorDist, HeadSpec, LatentSpec, NetSpec, Norm, ScalarHeadKind
+from dreamer_sb3.common.specs import (
+    Activation,
+    ActorDist,
+    HeadSpec,
+    LatentSpec,
+    NetSpec,
+    Norm,
+    ScalarHeadKind,
+    WeightInit,
+)
 from dreamer_sb3.common.world_model import WorldModel
 
 RecurrentState = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -86,6 +95,12 @@ class DreamerPolicy(BasePolicy):
     :param weight_decay: decoupled weight decay of every optimizer, ``w <- (1 - weight_decay) w`` before each
         optimiser step (DreamerV2: 1e-6); for Adam applied as ``AdamW`` with ``weight_decay / lr``, exact for a
         constant learning rate
+    :param weight_init: ``"xavier_uniform"`` (Xavier-uniform weights, the DreamerV1 / V2 and V3 2023 PyTorch
+        ports') or ``"trunc_normal_in"`` (the current DreamerV3 code's truncated normal scaled by the fan-in,
+        :func:`~dreamer_sb3.common.networks.trunc_normal_in_`); biases start at zero and the zero-initialised
+        outputs (two-hot reward and critic) stay zero either way
+    :param actor_outscale: scale of the actor's initial output weights (current DreamerV3 code: 0.01, so the first
+        policy is close to uniform / zero-mean; 1.0: unscaled)
     :param deterministic_latent: with ``deterministic=True``, use the latent's mode (``True``, the default) or
         sample it (``False``: what the official PlaNet / V1 / V2 agents do at evaluation, V2's
         ``eval_state_mean: False``); the action is the actor's mode either way
@@ -137,6 +152,8 @@ class DreamerPolicy(BasePolicy):
         actor_layers: int | None = None,
         critic_layers: int | None = None,
         weight_decay: float = 0.0,
+        weight_init: WeightInit = "xavier_uniform",
+        actor_outscale: float = 1.0,
         deterministic_latent: bool = True,
     ) -> None:
         super().__init__(observation_space, action_space, normalize_images=False)
@@ -194,6 +211,7 @@ class DreamerPolicy(BasePolicy):
         critic_net = dataclasses.replace(self.net_spec, layers=s["critic_layers"])
         self.actor = Actor(feat, self.codec, actor_net, actor_dist, unimix, actor_min_std, actor_max_std) if actor else None
         self.critic = ScalarHead(feat, critic_net, critic_head, zero_out=critic_head == "twohot") if critic else None
+        self._init_weights(weight_init, actor_outscale)
         self.slow_critic = copy.deepcopy(self.critic) if (critic and slow_critic) else None
         if self.slow_critic is not None:
             self.slow_critic.requires_grad_(False)
@@ -207,6 +225,20 @@ class DreamerPolicy(BasePolicy):
             self.actor_optimizer = optimizer_of(self.actor, actor_lr, ac_eps)
         if self.critic is not None:
             self.critic_optimizer = optimizer_of(self.critic, critic_lr, ac_eps)
+
+    def _init_weights(self, weight_init: WeightInit, actor_outscale: float) -> None:
+        """Re-initialise every network with ``weight_init`` (the modules start Xavier-uniform) and scale the actor's
+        output layer by ``actor_outscale``."""
+        if weight_init == "trunc_normal_in":
+            trunc_normal_in_(self)
+            for module in self.modules():  # the two-hot reward and critic outputs start at exactly zero again
+                if isinstance(module, MLP) and module.zero_out and module.out is not None:
+                    zero_init(module.out)
+        elif weight_init != "xavier_uniform":
+            raise ValueError(f"weight_init must be 'xavier_uniform' or 'trunc_normal_in', got {weight_init!r}")
+        if self.actor is not None and self.actor.net.out is not None and actor_outscale != 1.0:
+            with th.no_grad():
+                self.actor.net.out.weight.mul_(actor_outscale)
 
     def actor_critic(self) -> tuple[Actor, ScalarHead]:
         """The actor and the critic (a planning agent has neither: a clear error)."""

@@ -17,6 +17,8 @@ ActorDist = Literal["bounded_normal", "tanh_normal", "trunc_normal"]
 #: the normalisation after each hidden layer: ``"layer"`` or ``True`` (LayerNorm, eps 1e-3: DreamerV2 and V3's
 #: 2023 release), ``"rms"`` (RMSNorm with a scale, eps 1e-4: V3's current code), ``False`` (none: PlaNet, V1)
 Norm = bool | Literal["layer", "rms"]
+#: the weight initialiser of every linear / conv layer (see :class:`~dreamer_sb3.common.policies.DreamerPolicy`)
+WeightInit = Literal["xavier_uniform", "trunc_normal_in"]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ SB3_POLICY_KWARGS: dict[str, str] = {
     "optimizer_kwargs": "model_eps / ac_eps, and the algorithm's learning_rate, actor_lr, critic_lr",
     "log_std_init": "actor_min_std / actor_max_std",
     "squash_output": "actor_dist='tanh_normal' | 'bounded_normal'",
-    "ortho_init": "nothing: weights are Xavier-uniform (Dreamer's initialisation)",
+    "ortho_init": "weight_init='xavier_uniform' (default) | 'trunc_normal_in' (current DreamerV3 code)",
     "use_sde": "nothing (no state-dependent exploration); exploration_noise for PlaNet / DreamerV1",
     "n_critics": "nothing: one critic (plus the slow critic: slow_critic=True)",
     "lstm_hidden_size": "deter (the RSSM's recurrent state size)",

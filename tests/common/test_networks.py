@@ -1,4 +1,5 @@
-"""The normalisation switch: LayerNorm (default, V2 and V3's 2023 release) and RMSNorm (V3's current code)."""
+"""The network switches: LayerNorm (default, V2 and V3's 2023 release) or RMSNorm (V3's current code), and
+Xavier-uniform (default) or the current V3 code's ``trunc_normal_in`` weights with its actor output scale."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch as th
 from torch import nn
 
 from dreamer_sb3 import DreamerV3
-from dreamer_sb3.common.networks import MLP, ConvEncoder, RMSNorm, has_bias, make_norm
+from dreamer_sb3.common.networks import MLP, ConvEncoder, RMSNorm, has_bias, make_norm, trunc_normal_in_
 from dreamer_sb3.common.rssm import GRUCell
 
 
@@ -63,3 +64,36 @@ def test_dreamerv3_with_rms_norm_trains_and_reloads_identically(tmp_path):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="norm must be"):
         DreamerV3("MlpPolicy", "CartPole-v1", policy_kwargs=dict(model_size="tiny", norm="batch"))
+
+
+def test_trunc_normal_in_scales_by_the_fan_in_and_truncates():
+    th.manual_seed(0)
+    layers = [nn.Linear(400, 300), nn.Conv2d(8, 300, 4), nn.ConvTranspose2d(8, 300, 4)]
+    for layer in layers:
+        trunc_normal_in_(layer)
+        fan = 400 if isinstance(layer, nn.Linear) else 8 * 16  # a transposed conv counts its input channels too
+        w = layer.weight.detach().double()
+        assert float(w.std()) == pytest.approx(1.0 / np.sqrt(fan), rel=0.03)  # 1.1368 restores the unit variance
+        assert float(w.abs().max()) <= 2 * 1.1368 / np.sqrt(fan) + 1e-9
+        assert not layer.bias.detach().any()
+
+
+def _policy(**kwargs):
+    th.manual_seed(3)
+    return DreamerV3("MlpPolicy", "Pendulum-v1", seed=0, policy_kwargs=dict(model_size="tiny", **kwargs)).policy
+
+
+def test_official_init_keeps_zero_outputs_and_scales_the_actor_output():
+    p = _policy(weight_init="trunc_normal_in", actor_outscale=0.01)
+    fan = p.world_model.rssm.gru.linear.in_features
+    assert float(p.world_model.rssm.gru.linear.weight.std()) == pytest.approx(1.0 / np.sqrt(fan), rel=0.05)
+    for head in (p.critic.net.out, p.world_model.reward.net.out):  # two-hot outputs start at exactly zero
+        assert not head.weight.any() and not head.bias.any()
+    assert all(th.equal(a, b) for a, b in zip(p.critic.parameters(), p.slow_critic.parameters(), strict=True))
+    unscaled = _policy(weight_init="trunc_normal_in")
+    assert th.allclose(p.actor.net.out.weight, 0.01 * unscaled.actor.net.out.weight)
+    default = _policy()
+    xavier_bound = np.sqrt(6.0 / sum(default.actor.net.out.weight.shape))
+    assert float(default.actor.net.out.weight.abs().max()) <= xavier_bound  # the default stays Xavier-uniform
+    with pytest.raises(ValueError, match="weight_init must be"):
+        _policy(weight_init="kaiming")
