@@ -98,6 +98,9 @@ class DreamerAlgorithm(BaseAlgorithm):
         with every step (the acting latent, then the posterior of each update that replays the step) and a
         replayed window starts from the latent stored ``K`` steps before its first trained step, not from the
         initial state; 0 (the other papers): every window starts from the initial state
+    :param replay_online: DreamerV3's online queue (current official code: on): every fresh stretch of
+        ``batch_length + replay_context`` steps of each env is replayed once soon after it arrives, as the first rows
+        of the next batches, the rest drawn uniformly (see :mod:`dreamer_sb3.common.replay`); off: uniform alone
     :param precision: ``"fp32"`` or ``"bf16"`` autocast of network forward passes
         (fp32 master weights; losses, KL and two-hot in fp32)
     :param compile: ``torch.compile`` the networks in place (see :meth:`DreamerPolicy.compile_modules`)
@@ -158,6 +161,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         replay_within_episodes: bool = False,
         prioritize_ends: bool = False,
         replay_context: int = 0,
+        replay_online: bool = False,
         precision: Precision = "fp32",
         compile: bool = False,
         on_bad_data: BadData = "raise",
@@ -229,6 +233,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         self.replay_within_episodes = replay_within_episodes
         self.prioritize_ends = prioritize_ends
         self.replay_context = replay_context
+        self.replay_online = replay_online
         self.precision = precision
         self.compile = compile
         for name, value in (("log_every_updates", log_every_updates), ("video_every_updates", video_every_updates)):
@@ -299,10 +304,20 @@ class DreamerAlgorithm(BaseAlgorithm):
     def _make_replay(self) -> SequenceReplay:
         seed = None if self.seed is None else self._rank_seed(self.seed)
         replay = SequenceReplay(
-            self.buffer_size, self.n_envs, self._replay_obs_shapes(), self.policy.codec.dim, seed, self._replay_latent_dim()
+            self.buffer_size,
+            self.n_envs,
+            self._replay_obs_shapes(),
+            self.policy.codec.dim,
+            seed,
+            self._replay_latent_dim(),
+            self._replay_online_length(),
         )
         replay.warn_if_too_large(stacklevel=4)
         return replay
+
+    def _replay_online_length(self) -> int:
+        """Window length of the replay's online queue: the replayed window with its context, or 0 without the queue."""
+        return self.batch_length + self.replay_context if self.replay_online and not self.replay_within_episodes else 0
 
     def _replay_latent_dim(self) -> int:
         """Size of the latent each replay step stores: the RSSM's ``feat`` with replay context, else 0."""
@@ -438,6 +453,7 @@ class DreamerAlgorithm(BaseAlgorithm):
         )
         if buf.n_envs != self.n_envs:
             raise ValueError(f"The replay buffer was saved with {buf.n_envs} envs but the model has {self.n_envs}")
+        buf.online_length = self._replay_online_length()
         self.replay_buffer = buf
 
     # ------------------------------------------------------------------ env loop

@@ -17,10 +17,16 @@ hold a model latent (float16, the flattened ``(deter, stoch)`` of the RSSM): the
 collected, then the posterior of the latest update that replayed it (:meth:`SequenceReplay.update_latents`).
 ``sample(..., context=K)`` draws windows of ``K + length`` steps and returns the last ``length`` with the stored
 latent of the step before them as ``context``, the state a replayed window starts from in place of a fresh one.
+
+Online queue (DreamerV3's current official code, ``replay.online``): with ``online_length = L > 0``, every ``L``-th
+step an env adds queues the window of the ``L`` steps that end there, and a batch of windows of ``L`` steps takes
+its rows from that queue first (each queued window once, oldest first; one overwritten since is dropped), the rest
+uniformly. Every stretch of fresh experience is so trained on soon after it arrives, besides the uniform draws.
 """
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import os
@@ -82,6 +88,7 @@ class SequenceReplay:
     :param action_dim: size of the model-space action vector
     :param seed: seed of the sampling RNG
     :param latent_dim: size of the model latent stored per step for replay context (0: none stored)
+    :param online_length: window length of the online queue (``0``: no queue; see the module docstring)
     """
 
     def __init__(
@@ -92,6 +99,7 @@ class SequenceReplay:
         action_dim: int,
         seed: int | None = None,
         latent_dim: int = 0,
+        online_length: int = 0,
     ) -> None:
         if capacity < n_envs:
             raise ValueError(f"Replay capacity ({capacity}) must be at least the number of envs ({n_envs})")
@@ -112,6 +120,12 @@ class SequenceReplay:
         self.pos = np.zeros(n_envs, dtype=np.int64)
         self.full = np.zeros(n_envs, dtype=bool)
         self.rng = np.random.default_rng(seed)
+        if online_length < 0:
+            raise ValueError(f"online_length must be 0 (no online queue) or a window length, got {online_length}")
+        self.online_length = int(online_length)
+        self.added = np.zeros(n_envs, dtype=np.int64)  # steps ever added per env (the step's index is its count)
+        #: queued fresh windows: (env, index of the window's last step among the env's steps ever added)
+        self.online_queue: collections.deque[tuple[int, int]] = collections.deque()
 
     @staticmethod
     def required_bytes(
@@ -170,6 +184,11 @@ class SequenceReplay:
         self.is_first[env_ids, pos] = is_first
         self.is_terminal[env_ids, pos] = is_terminal
         self.has_latent[env_ids, pos] = False
+        if self.online_length:  # the window ending at this step, every online_length-th step (as the official replay)
+            steps = self.added[env_ids]
+            due = (steps >= self.online_length) & (steps % self.online_length == 0)
+            self.online_queue.extend(zip(env_ids[due].tolist(), steps[due].tolist(), strict=True))
+        self.added[env_ids] += 1
         new_pos = pos + 1
         self.full[env_ids] |= new_pos >= self.capacity_per_env
         self.pos[env_ids] = new_pos % self.capacity_per_env
@@ -256,6 +275,22 @@ class SequenceReplay:
         idx = (oldest[:, None] + start[:, None] + np.arange(length)[None]) % self.capacity_per_env
         return env[:, None], idx
 
+    def _pop_online(self, batch_size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``batch_size`` queued fresh windows of ``length`` steps, oldest first, as :meth:`sample_indices`
+        returns them (none unless ``length`` is the queue's window length)."""
+        envs: list[int] = []
+        ends: list[int] = []
+        if length == self.online_length:
+            oldest = self.added - self.sizes()  # index of each env's oldest stored step
+            while self.online_queue and len(envs) < batch_size:
+                env, end = self.online_queue.popleft()
+                if end - length + 1 >= oldest[env]:  # not overwritten since it was queued
+                    envs.append(env)
+                    ends.append(end)
+        start = np.asarray(ends, dtype=np.int64) - length + 1
+        idx = (start[:, None] + np.arange(length)[None]) % self.capacity_per_env
+        return np.asarray(envs, dtype=np.int64)[:, None], idx
+
     def _sample_in_episodes(self, batch_size: int, length: int, prioritize_ends: bool) -> tuple[np.ndarray, np.ndarray]:
         envs, starts, lengths = self.episodes()
         ok = lengths >= length
@@ -291,7 +326,10 @@ class SequenceReplay:
             raise ValueError(f"context must be 0 or more steps, got {context}")
         if context and self.latent_dim == 0:
             raise ValueError("sample(context=...) needs a replay that stores latents (latent_dim > 0)")
-        env, idx = self.sample_indices(batch_size, length + context, within_episodes, prioritize_ends)
+        env, idx = self._pop_online(0 if within_episodes else batch_size, length + context)
+        if len(env) < batch_size:  # the rest uniformly
+            more_env, more_idx = self.sample_indices(batch_size - len(env), length + context, within_episodes, prioritize_ends)
+            env, idx = np.concatenate([env, more_env]), np.concatenate([idx, more_idx])
         ctx = has_ctx = None
         if context:
             before = idx[:, context - 1]
@@ -327,6 +365,8 @@ class SequenceReplay:
             **({"latent": self.latent[:, :used], "has_latent": self.has_latent[:, :used]} if self.latent_dim else {}),
             pos=self.pos,
             full=self.full,
+            added=self.added,
+            online_queue=np.asarray(list(self.online_queue), dtype=np.int64).reshape(-1, 2),
             meta=np.array([FORMAT_VERSION, self.n_envs, self.capacity_per_env, self.action_dim], dtype=np.int64),
             rng_state=np.frombuffer(json.dumps(self.rng.bit_generator.state).encode(), dtype=np.uint8),
         )
@@ -346,7 +386,8 @@ class SequenceReplay:
         capacity: int | None = None,
         latent_dim: int | None = None,
     ) -> SequenceReplay:
-        """Read a buffer written by :meth:`save`.
+        """Read a buffer written by :meth:`save`. The online queue comes back as saved; its window length
+        (``online_length``) is the model's, which the algorithm sets after loading.
 
         :param obs_shapes: expected observation layout; a mismatch raises a ``ValueError``
         :param capacity: new total capacity (defaults to the saved one)
@@ -411,6 +452,10 @@ class SequenceReplay:
             raise ValueError(f"Cannot read replay buffer from {path!r}: corrupt {key!r} ({e})") from e
         buf.pos[:] = pos
         buf.full[:] = full
+        # files before the online queue: a step count consistent with the ring (its phase is all that matters)
+        buf.added[:] = data["added"] if "added" in data.files else np.where(full, pos + new_cap, pos)
+        if "online_queue" in data.files:
+            buf.online_queue.extend((int(e), int(s)) for e, s in data["online_queue"])
         buf.rng.bit_generator.state = json.loads(bytes(data["rng_state"]).decode())
         return buf
 

@@ -11,7 +11,8 @@ What V3 changed on top of the shared RSSM core:
 - actor advantages normalised by the EMA of the 5th–95th return percentile range, ``max(1, S)``
 - critic regularised toward its slow EMA copy, plus a replay value loss (0.3)
 - uniform replay over all stored subsequences; each replayed window starts from the latent stored with the
-  step before it (replay context, current official code; the 2023 release started every window afresh)
+  step before it (replay context, current official code; the 2023 release started every window afresh), and each
+  fresh window is replayed once as soon as it arrives (online queue, current official code)
 - optimiser: the 2023 release's three Adams (default here) or the current code's LaProp with adaptive gradient
   clipping and warm-up (``optimizer="laprop"``, :mod:`dreamer_sb3.common.optim`)
 
@@ -82,6 +83,9 @@ class DreamerV3(ActorCriticDreamer):
     :param replay_context: ``K`` steps of replay context: the replay stores a latent per step (the acting latent, then
         each update's posterior) and a window starts from the one stored ``K`` steps before it (``1`` current
         official code; ``0``, a fresh initial latent per window, in 2023); ``None``: the recipe's
+    :param replay_online: the online queue: every fresh window of ``batch_length + replay_context`` steps is
+        replayed once, first, besides the uniform draws (current official code: ``True``; 2023: ``False``);
+        ``None``: the recipe's
     :param recipe: ``"current"`` (the official code behind the journal paper) or ``"2023"`` (the first
         release): the default of every setting above that the two differ in and that is ``None`` here
     :param actor_grad: ``"reinforce"`` (official final code, all action spaces) or ``"dynamics"``
@@ -148,6 +152,7 @@ class DreamerV3(ActorCriticDreamer):
         replay_value_grad: bool = False,
         discount_head: DiscountHead | None = None,
         replay_context: int | None = None,
+        replay_online: bool | None = None,
         recipe: Recipe = "current",
         actor_grad: Literal["reinforce", "dynamics"] = "reinforce",
         optimizer: OptimizerKind = "adam",
@@ -170,7 +175,13 @@ class DreamerV3(ActorCriticDreamer):
     ) -> None:
         if actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(f"actor_grad must be 'reinforce' or 'dynamics', got {actor_grad!r}")
-        settings = recipe_settings(recipe, discount_head=discount_head, dyn_scale=dyn_scale, replay_context=replay_context)
+        settings = recipe_settings(
+            recipe,
+            discount_head=discount_head,
+            dyn_scale=dyn_scale,
+            replay_context=replay_context,
+            replay_online=replay_online,
+        )
         opt = optimizer_settings(
             optimizer,
             learning_rate=learning_rate,
@@ -208,6 +219,7 @@ class DreamerV3(ActorCriticDreamer):
             batch_length=batch_length,
             train_ratio=train_ratio,
             replay_context=settings["replay_context"],
+            replay_online=settings["replay_online"],
             precision=precision,
             compile=compile,
             on_bad_data=on_bad_data,

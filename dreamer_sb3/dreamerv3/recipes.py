@@ -3,8 +3,8 @@
 ``"current"`` is danijar/dreamerv3 at its latest code (2024-04 onwards, the journal paper's results;
 ``dreamerv3/configs.yaml`` and ``dreamerv3/agent.py``); ``"2023"`` is the first release (tag-less commit
 8fa35f8, 2023-06, ``dreamerv3/configs.yaml`` and ``dreamerv3/behaviors.py``). Only the items that this
-package implements both ways are listed here; every other difference (norms, sizes, the online replay queue, the
-replay value loss's gradient path) is a documented deviation in ``docs/algorithms.md``.
+package implements both ways are listed here; every other difference (norms, sizes, the replay value loss's
+gradient path) is a documented deviation in ``docs/algorithms.md``.
 An explicit constructor argument always wins over the recipe.
 
 The optimiser is its own switch, :data:`OPTIMIZERS` (``DreamerV3(optimizer=...)``): the current code's LaProp
@@ -37,6 +37,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         # configs.yaml replay_context: 1; agent.py _apply_replay_context starts a replayed window from the stored
         # carry of the step before it, and train() writes the new carries back (replay.update)
         replay_context=1,
+        # configs.yaml replay.online: True; embodied/core/replay.py queues every fresh window and samples it first
+        replay_online=True,
     ),
     "2023": dict(
         # behaviors.py / agent.py imagine: cont = self.heads['cont'](traj).mode()
@@ -45,6 +47,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         dyn_scale=0.5,
         # no replay context: every replayed window starts from the initial state
         replay_context=0,
+        # configs.yaml replay_online: False
+        replay_online=False,
     ),
 }
 
@@ -106,9 +110,9 @@ def recipe_settings(recipe: str, **explicit: Any) -> dict[str, Any]:
 
 #: settings added after agents had been saved, with the value those agents were trained with: a file that lacks
 #: one of these keys loads with this value (files saved before ``recipe`` existed: the 2023 recipe, always
-#: ``discount_head="mode"``, and they did save ``dyn_scale``, 0.5; files saved before ``replay_context``
-#: existed: no replay context)
-LEGACY_SETTINGS: dict[str, Any] = {"recipe": "2023", "discount_head": "mode", "replay_context": 0}
+#: ``discount_head="mode"``, and they did save ``dyn_scale``, 0.5; files saved before ``replay_context`` or
+#: ``replay_online`` existed: no replay context, no online queue)
+LEGACY_SETTINGS: dict[str, Any] = {"recipe": "2023", "discount_head": "mode", "replay_context": 0, "replay_online": False}
 
 
 def saved_keys(path: str | pathlib.Path | io.BufferedIOBase) -> set[str]:

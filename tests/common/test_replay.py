@@ -253,3 +253,58 @@ def test_save_load_keeps_latents_of_the_same_size_only(tmp_path):
     loaded = SequenceReplay.load(tmp_path / "p.npz", obs_shapes=SHAPES, latent_dim=3)
     assert loaded.latent_dim == 3 and not loaded.has_latent.any()
     assert np.array_equal(loaded.reward, plain.reward)
+
+
+# ---------------------------------------------------------------------------------------------- online queue
+
+
+def _steps(batch) -> list[list[int]]:
+    return batch.obs["obs"][..., 1].astype(int).tolist()
+
+
+def test_online_queue_replays_each_fresh_window_once_first():
+    """As the official replay: every L-th step queues the window of the L steps ending there (step L, 2L, ... by
+    0-based index), and batches take queued windows first, oldest first, the rest uniformly."""
+    buf = SequenceReplay(100, 1, SHAPES, 2, seed=0, online_length=4)
+    fill(buf, 13, 1)  # steps 0..12: windows ending at 4, 8 and 12 queued
+    assert list(buf.online_queue) == [(0, 4), (0, 8), (0, 12)]
+    first = buf.sample(2, 4)
+    assert _steps(first) == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    second = buf.sample(3, 4)
+    assert _steps(second)[0] == [9, 10, 11, 12] and len(buf.online_queue) == 0
+    assert all(np.diff(row).tolist() == [1, 1, 1] for row in _steps(second)[1:])  # uniform rows
+    # another window length (or episode-bounded sampling) leaves the queue alone
+    fill(buf, 5, 1)
+    queued = list(buf.online_queue)
+    buf.sample(2, 3)
+    buf.sample(2, 4, within_episodes=True)
+    assert list(buf.online_queue) == queued
+
+
+def test_online_queue_per_env_overwritten_windows_dropped_and_off_by_default():
+    buf = SequenceReplay(16, 2, SHAPES, 2, seed=0, online_length=3)  # 8 steps per env
+    fill(buf, 7, 2)  # per env: windows ending at steps 3 and 6
+    assert list(buf.online_queue) == [(0, 3), (1, 3), (0, 6), (1, 6)]
+    batch = buf.sample(1, 3)
+    assert batch.obs["obs"][0, :, 0].tolist() == [0, 0, 0] and _steps(batch) == [[1, 2, 3]]
+    fill(buf, 6, 2)  # steps 7-12 (obs t 0-5) queue windows ending at 9 and 12; rings of 8 keep steps 5-12 only
+    batch = buf.sample(2, 3)  # the windows ending at 3 and 6 were overwritten (they start before step 5): dropped
+    assert batch.obs["obs"][:, 0, 0].tolist() == [0, 1]  # the windows ending at step 9 of env 0 and env 1
+    assert _steps(batch) == [[0, 1, 2], [0, 1, 2]]  # steps 7-9
+    assert list(buf.online_queue) == [(0, 12), (1, 12)]
+    plain = SequenceReplay(100, 1, SHAPES, 2, seed=0)
+    fill(plain, 13, 1)
+    assert plain.online_length == 0 and len(plain.online_queue) == 0
+
+
+def test_online_queue_survives_save_and_load(tmp_path):
+    buf = SequenceReplay(100, 1, SHAPES, 2, seed=0, online_length=4)
+    fill(buf, 13, 1)
+    buf.sample(1, 4)
+    buf.save(tmp_path / "r.npz")
+    loaded = SequenceReplay.load(tmp_path / "r.npz")
+    assert list(loaded.online_queue) == [(0, 8), (0, 12)] and loaded.added.tolist() == [13]
+    loaded.online_length = 4  # the algorithm sets it from its own settings
+    assert _steps(loaded.sample(1, 4)) == [[5, 6, 7, 8]]
+    fill(loaded, 4, 1)  # step 16 queues the window 13..16 (obs t restarts at 0)
+    assert list(loaded.online_queue)[-1] == (0, 16)

@@ -27,6 +27,7 @@ DEFAULTS = {
     "discount_head": "mean",
     "dyn_scale": 1.0,
     "replay_context": 1,
+    "replay_online": True,
     "rep_scale": 0.1,
     "free_nats": 1.0,
     "discount": 1.0 - 1.0 / 333.0,
@@ -113,7 +114,13 @@ def test_laprop_trains_saves_and_resumes_identically(tmp_path):
 
 def test_recipe_2023_and_explicit_settings_win():
     old = DreamerV3("MlpPolicy", "CartPole-v1", recipe="2023", _init_setup_model=False)
-    assert (old.recipe, old.discount_head, old.dyn_scale, old.replay_context) == ("2023", "mode", 0.5, 0)
+    assert (old.recipe, old.discount_head, old.dyn_scale, old.replay_context, old.replay_online) == (
+        "2023",
+        "mode",
+        0.5,
+        0,
+        False,
+    )
     mixed = DreamerV3("MlpPolicy", "CartPole-v1", recipe="2023", discount_head="mean", _init_setup_model=False)
     assert (mixed.discount_head, mixed.dyn_scale) == ("mean", 0.5)
     assert set(RECIPES["current"]) == set(RECIPES["2023"])
@@ -377,7 +384,8 @@ def test_save_load_keeps_the_recipe_and_legacy_agents_keep_their_training_settin
     assert (old.recipe, old.discount_head, old.dyn_scale, old.replay_context) == ("2023", "mode", 0.5, 0)
     # the shipped CartPole agent has the current recipe but predates replay context: it trained without one
     cartpole = DreamerV3.load(shipped.parents[1] / "CartPole-v1_1/CartPole-v1.zip", device="cpu")
-    assert (cartpole.recipe, cartpole.replay_context) == ("current", 0)
+    assert (cartpole.recipe, cartpole.replay_context, cartpole.replay_online) == ("current", 0, False)
+    assert old.replay_online is False  # and before the online queue: none
     assert DreamerV3.load(shipped.parents[1] / "CartPole-v1_1/CartPole-v1.zip", replay_context=1).replay_context == 1
 
 
@@ -442,3 +450,28 @@ def test_replay_context_trains_from_the_stored_latent_and_writes_posteriors_back
     cont = ~batch.is_first[:, 0]
     assert cont.any()
     assert not th.allclose(post.deter[cont, 0], post_fresh.deter[cont, 0])
+
+
+def test_online_queue_follows_the_recipe_and_feeds_training(tmp_path):
+    kwargs = dict(learning_starts=8, batch_size=2, batch_length=8, train_ratio=16)  # one update per env step
+    model = _model(**kwargs)
+    assert model.replay_online and model.replay_buffer.online_length == 8 + 1  # the window with its context
+    sampled = []
+    real = model.replay_buffer.sample
+
+    def spy(*args, **kwargs):
+        queued = len(model.replay_buffer.online_queue)
+        batch = real(*args, **kwargs)
+        sampled.append(queued - len(model.replay_buffer.online_queue))
+        return batch
+
+    model.replay_buffer.sample = spy
+    model.learn(40)
+    assert sum(sampled) == 4  # every queued window (ending at steps 9, 18, 27, 36) was replayed, each once
+    assert len(model.replay_buffer.online_queue) == 0
+    model.save_replay_buffer(tmp_path / "replay")
+    fresh = _model(**kwargs)
+    fresh.load_replay_buffer(tmp_path / "replay")
+    assert fresh.replay_buffer.online_length == 9 and fresh.replay_buffer.added.tolist() == model.replay_buffer.added.tolist()
+    assert _model(replay_online=False, **kwargs).replay_buffer.online_length == 0
+    assert _model(recipe="2023", **kwargs).replay_buffer.online_length == 0
