@@ -48,12 +48,15 @@ class DreamerPolicy(BasePolicy):
     """World model + actor + critic of a Dreamer agent, with their optimizers.
 
     Architecture keys (``deter``, ``hidden``, ``stoch``, ``classes``, ``units``, ``layers``,
-    ``cnn_depth``) override the ``model_size`` preset from :mod:`dreamer_sb3.common.sizes`.
+    ``cnn_depth``, and the recurrent core's ``blocks``, ``img_layers``, ``dyn_layers``) override the ``model_size``
+    preset from :mod:`dreamer_sb3.common.sizes`: ``blocks > 0`` selects the current DreamerV3 code's block GRU
+    (:class:`~dreamer_sb3.common.rssm.BlockGRUCore`; the ``1M``–``400M`` presets have 8 blocks and a 2-layer prior).
 
     :param observation_space: observation space
     :param action_space: action space
     :param lr_schedule: world-model learning-rate schedule
-    :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``planet``, ``v1``, ``v2``, ``v2-dmc``)
+    :param model_size: preset name (``tiny``, ``XS``, ``S``, ``M``, ``L``, ``XL``, ``1M``, ``12M``, ``25M``, ``50M``,
+        ``100M``, ``200M``, ``400M``, ``planet``, ``v1``, ``v2``, ``v2-dmc``)
     :param norm: the normalisation in every block: ``True`` / ``"layer"`` (LayerNorm), ``"rms"`` (RMSNorm, the
         current DreamerV3 code's) or ``False`` (none)
     :param act: activation
@@ -119,6 +122,9 @@ class DreamerPolicy(BasePolicy):
         units: int | None = None,
         layers: int | None = None,
         cnn_depth: int | None = None,
+        blocks: int | None = None,
+        img_layers: int | None = None,
+        dyn_layers: int | None = None,
         norm: Norm = True,
         act: Activation = "silu",
         unimix: float = 0.01,
@@ -171,6 +177,9 @@ class DreamerPolicy(BasePolicy):
             units=units,
             layers=layers,
             cnn_depth=cnn_depth,
+            blocks=blocks,
+            img_layers=img_layers,
+            dyn_layers=dyn_layers,
             reward_layers=reward_layers,
             cont_layers=cont_layers,
             actor_layers=actor_layers,
@@ -195,6 +204,9 @@ class DreamerPolicy(BasePolicy):
             min_std=min_std,
             learned_init=learned_init,
             gru_norm=gru_norm,
+            blocks=s["blocks"],
+            img_layers=s["img_layers"],
+            dyn_layers=s["dyn_layers"],
         )
         heads = HeadSpec(
             symlog_obs=symlog_obs,
@@ -258,7 +270,7 @@ class DreamerPolicy(BasePolicy):
         """
         rssm = self.world_model.rssm
         kinds = (MLP, ConvEncoder, ConvDecoder, GRUCell)
-        targets: list[nn.Module] = [rssm.prior_net, rssm.post_block, rssm.img_in_block]
+        targets: list[nn.Module] = [rssm.prior_net, rssm.post_block, rssm.core if rssm.core is not None else rssm.img_in_block]
         inside: set[int] = set()
         for module in self.modules():
             if id(module) in inside:

@@ -10,6 +10,11 @@ head.
 - ``observe``: posterior and prior over a sequence, resetting where ``is_first``
 - ``imagine``: roll the prior forward under a policy
 
+Two recurrent cores advance ``h``: the GRU of DreamerV2 and V3's 2023 release (default: ``z`` and ``a`` through one
+hidden layer into a dense GRU), or the current DreamerV3 code's block GRU (``LatentSpec.blocks > 0``,
+:class:`BlockGRUCore`: ``h``, ``z`` and ``a`` each through their own layer, then block-diagonal layers per group of
+``h``).
+
 Layers whose inputs are concatenations are split into one linear map per input, so the parts
 that do not depend on the recurrence (the action and embedding projections) are computed for a
 whole sequence at once, outside the sequential loop.
@@ -34,7 +39,7 @@ from dreamer_sb3.common.distributions import (
     sample_onehot,
     unimix_logits,
 )
-from dreamer_sb3.common.networks import has_bias, init_weights, make_act, make_norm
+from dreamer_sb3.common.networks import BlockLinear, has_bias, init_weights, make_act, make_norm
 from dreamer_sb3.common.specs import Activation, LatentSpec, Norm
 
 
@@ -64,6 +69,75 @@ class GRUCell(nn.Module):
         cand = th.tanh(reset * cand)
         update = th.sigmoid(update - 1.0)
         return update * cand + (1.0 - update) * h
+
+
+class BlockGRUCore(nn.Module):
+    """The current DreamerV3 code's recurrent core (``rssm.py _core``): a GRU whose layers are block-diagonal over
+    ``blocks`` groups of the deterministic state.
+
+    ``h``, ``z`` and the action (divided by ``max(1, |a|)``) each pass a ``Linear -> norm -> act`` layer of
+    ``hidden`` units; every group of ``h`` sees its own slice of ``h`` and all three of them, through ``dyn_layers``
+    block-diagonal ``-> norm -> act`` layers and the block-diagonal gate layer (no norm on the gates); then
+    ``h' = u * tanh(r * c) + (1 - u) * h`` with ``u = sigmoid(x_u - 1)``.
+
+    :param action_dim: action vector size
+    :param stoch_size: flat stochastic state size
+    :param deter: deterministic state size, divisible by ``blocks``
+    :param hidden: width of the three input layers
+    :param blocks: groups of the block-diagonal layers (official: 8)
+    :param dyn_layers: block-diagonal hidden layers before the gates (official: 1)
+    :param norm: the normalisation of every layer (:func:`~dreamer_sb3.common.networks.make_norm`)
+    :param act: activation name
+    """
+
+    def __init__(
+        self,
+        action_dim: int,
+        stoch_size: int,
+        deter: int,
+        hidden: int,
+        blocks: int,
+        dyn_layers: int = 1,
+        norm: Norm = "rms",
+        act: Activation = "silu",
+    ) -> None:
+        super().__init__()
+        if deter % blocks:
+            raise ValueError(f"the block GRU needs deter ({deter}) divisible by blocks ({blocks})")
+        self.deter, self.blocks = deter, blocks
+
+        def layer(inp: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Linear(inp, hidden, bias=has_bias(norm)), make_norm(norm, hidden) or nn.Identity(), make_act(act)
+            )
+
+        self.deter_in, self.stoch_in, self.action_in = layer(deter), layer(stoch_size), layer(action_dim)
+        layers: list[nn.Module] = []
+        width = deter + blocks * 3 * hidden  # per group: its slice of h and the three input layers
+        for _ in range(dyn_layers):
+            layers += [
+                BlockLinear(width, deter, blocks, bias=has_bias(norm)),
+                make_norm(norm, deter) or nn.Identity(),
+                make_act(act),
+            ]
+            width = deter
+        self.dyn_hidden = nn.Sequential(*layers)
+        self.gates = BlockLinear(width, 3 * deter, blocks)
+        init_weights(self)
+
+    def action_proj(self, action: th.Tensor) -> th.Tensor:
+        """The action's input layer (no recurrence: computed for a whole sequence at once)."""
+        return self.action_in(action / action.detach().abs().clamp(min=1.0))
+
+    def forward(self, deter: th.Tensor, stoch: th.Tensor, action_proj: th.Tensor) -> th.Tensor:
+        batch, g = deter.shape[:-1], self.blocks
+        x = th.cat([self.deter_in(deter), self.stoch_in(stoch), action_proj], -1)
+        x = th.cat([deter.reshape(*batch, g, -1), x.unsqueeze(-2).expand(*batch, g, x.shape[-1])], -1)
+        gates = self.gates(self.dyn_hidden(x.reshape(*batch, -1))).reshape(*batch, g, 3, -1)
+        reset, cand, update = (gates[..., i, :].reshape(*batch, self.deter) for i in range(3))
+        cand = th.tanh(th.sigmoid(reset) * cand)
+        update = th.sigmoid(update - 1.0)
+        return update * cand + (1.0 - update) * deter
 
 
 class RSSM(nn.Module):
@@ -96,18 +170,25 @@ class RSSM(nn.Module):
         def block() -> nn.Sequential:
             return nn.Sequential(make_norm(norm, hidden) or nn.Identity(), make_act(act))
 
-        # img_in(z, a) = act(norm(W_z z + W_a a)) — split so W_a a can be batched over time.
-        self.img_in_stoch = nn.Linear(self.stoch_size, hidden, bias=False)
-        self.img_in_action = nn.Linear(action_dim, hidden, bias=has_bias(norm))
-        self.img_in_block = block()
-        self.gru = GRUCell(hidden, deter, norm if latent.gru_norm is None else latent.gru_norm)
-        self.prior_net = nn.Sequential(nn.Linear(deter, hidden, bias=has_bias(norm)), block(), nn.Linear(hidden, stats))
+        self.core: BlockGRUCore | None = None
+        if latent.blocks:  # the current official core
+            self.core = BlockGRUCore(action_dim, self.stoch_size, deter, hidden, latent.blocks, latent.dyn_layers, norm, act)
+        else:
+            # img_in(z, a) = act(norm(W_z z + W_a a)) — split so W_a a can be batched over time.
+            self.img_in_stoch = nn.Linear(self.stoch_size, hidden, bias=False)
+            self.img_in_action = nn.Linear(action_dim, hidden, bias=has_bias(norm))
+            self.img_in_block = block()
+            self.gru = GRUCell(hidden, deter, norm if latent.gru_norm is None else latent.gru_norm)
+        prior: list[nn.Module] = [nn.Linear(deter, hidden, bias=has_bias(norm)), block()]
+        for _ in range(latent.img_layers - 1):
+            prior += [nn.Linear(hidden, hidden, bias=has_bias(norm)), block()]
+        self.prior_net = nn.Sequential(*prior, nn.Linear(hidden, stats))
         # obs_out(h, e) = act(norm(W_h h + W_e e)) — W_e e batched over time.
         self.post_deter = nn.Linear(deter, hidden, bias=False)
         self.post_embed = nn.Linear(embed_dim, hidden, bias=has_bias(norm))
         self.post_block = block()
         self.post_out = nn.Linear(hidden, stats)
-        init_weights(self)
+        init_weights(self)  # the block core's BlockLinear layers keep their own (Xavier-uniform per block) init
         self.init_deter = nn.Parameter(th.zeros(deter), requires_grad=latent.learned_init)
 
     # ------------------------------------------------------------------ distributions
@@ -199,9 +280,16 @@ class RSSM(nn.Module):
         stats = self._stats(self.prior_net(deter))
         return State(deter, self.sample(stats, deterministic)), stats
 
+    def action_proj(self, action: th.Tensor) -> th.Tensor:
+        """The action's input projection (no recurrence: computed for whole sequences at once)."""
+        return self.core.action_proj(action) if self.core is not None else self.img_in_action(action)
+
     def _deter_step(self, state: State, action: th.Tensor | None, action_proj: th.Tensor | None = None) -> th.Tensor:
         if action_proj is None:
-            action_proj = self.img_in_action(action)
+            assert action is not None
+            action_proj = self.action_proj(action)
+        if self.core is not None:
+            return self.core(state.deter, state.stoch, action_proj)
         x = self.img_in_block(self.img_in_stoch(state.stoch) + action_proj)
         return self.gru(x, state.deter)
 
@@ -240,7 +328,7 @@ class RSSM(nn.Module):
             state = self.initial(batch)
         first = is_first
         action = th.where(first[..., None], th.zeros_like(action), action)
-        act_proj = self.img_in_action(action)  # (B, T, H): batched over time
+        act_proj = self.action_proj(action)  # (B, T, H): batched over time
         emb_proj = self.post_embed(embed)
         init = self.initial(batch)
         deters, stochs, post_stats = [], [], []
@@ -276,7 +364,7 @@ class RSSM(nn.Module):
             ``a_t = policy(s_t)``
         """
         open_loop: th.Tensor | None = policy if isinstance(policy, th.Tensor) else None
-        action_proj = self.img_in_action(open_loop) if open_loop is not None else None  # (H, N, hidden), batched over time
+        action_proj = self.action_proj(open_loop) if open_loop is not None else None  # (H, N, hidden), batched over time
         state = start
         feat = self.feat(state)
         feats, actions = [feat], []

@@ -54,6 +54,10 @@ class LatentSpec:
     :param min_std: lower bound of the Gaussian latent's std
     :param learned_init: learn the initial deterministic state instead of zeros
     :param gru_norm: the normalisation inside the GRU (:data:`Norm`); ``None`` follows :attr:`NetSpec.norm`
+    :param blocks: ``0``: the dense GRU of DreamerV2 and V3's 2023 release; ``> 0``: the current DreamerV3 code's
+        block GRU with this many blocks (:class:`~dreamer_sb3.common.rssm.BlockGRUCore`; official 8)
+    :param img_layers: hidden layers of the prior (official current: 2; 2023: 1)
+    :param dyn_layers: block-diagonal hidden layers of the block GRU (official: 1)
     """
 
     deter: int
@@ -64,6 +68,9 @@ class LatentSpec:
     min_std: float = 0.1
     learned_init: bool = True
     gru_norm: Norm | None = None
+    blocks: int = 0
+    img_layers: int = 1
+    dyn_layers: int = 1
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,19 @@ import torch as th
 from gymnasium import spaces
 
 from dreamer_sb3.common.actions import ActionCodec
-from dreamer_sb3.common.networks import MultiDecoder, MultiEncoder, ObsLayout
-from dreamer_sb3.common.rssm import RSSM, State
+from dreamer_sb3.common.networks import BlockLinear, MultiDecoder, MultiEncoder, ObsLayout
+from dreamer_sb3.common.rssm import RSSM, BlockGRUCore, State
 from dreamer_sb3.common.specs import LatentSpec
 
 B, T, A, E = 3, 5, 4, 16
 
 
-@pytest.fixture(params=[(8, 4), (6, 0)], ids=["categorical", "gaussian"])
+@pytest.fixture(params=[(8, 4, 0), (6, 0, 0), (8, 4, 4)], ids=["categorical", "gaussian", "block-gru"])
 def rssm(request):
-    stoch, classes = request.param
+    stoch, classes, blocks = request.param
     th.manual_seed(0)
-    return RSSM(A, E, LatentSpec(deter=12, hidden=10, stoch=stoch, classes=classes, unimix=0.01))
+    layers = dict(blocks=blocks, img_layers=2) if blocks else {}
+    return RSSM(A, E, LatentSpec(deter=12, hidden=10, stoch=stoch, classes=classes, unimix=0.01, **layers))
 
 
 def test_observe_and_imagine_shapes(rssm):
@@ -138,3 +139,85 @@ def test_from_flat_inverts_feat_and_starts_observe(rssm):
     assert th.equal(fresh.deter, none.deter)  # no valid context = the initial state
     assert not th.allclose(ctx.deter[0, 0], fresh.deter[0, 0]) and th.equal(ctx.deter[1], fresh.deter[1])
     assert th.allclose(ctx.deter[:, 2:], fresh.deter[:, 2:])  # after the reset the context is gone
+
+
+def test_block_linear_is_a_block_diagonal_dense_map():
+    th.manual_seed(0)
+    layer = BlockLinear(6, 9, blocks=3)
+    dense = th.block_diag(*layer.weight.detach())  # (6, 9): block k maps inputs 2k..2k+1 to outputs 3k..3k+2
+    with th.no_grad():
+        layer.bias.copy_(th.randn(9))
+    x = th.randn(4, 2, 6)
+    assert th.allclose(layer(x), x @ dense + layer.bias, atol=1e-6)
+    with pytest.raises(ValueError, match="divisible by the number of blocks"):
+        BlockLinear(6, 8, blocks=3)
+
+
+def test_block_gru_core_matches_the_official_update_by_hand():
+    """Each group k of h' from [h_k, x0, x1, x2] (x0, x1, x2 the three input layers of h, z and a / max(1, |a|)),
+    one block layer, the gate layer split per group into reset / candidate / update, then the GRU update."""
+    th.manual_seed(1)
+    deter, hidden, blocks, stoch, act = 8, 5, 2, 6, 3
+    core = BlockGRUCore(act, stoch, deter, hidden, blocks, dyn_layers=1, norm="rms", act="silu")
+    h, z, a = th.randn(4, deter), th.randn(4, stoch), 3.0 * th.randn(4, act)
+    got = core(h, z, core.action_proj(a))
+    x = th.cat([core.deter_in(h), core.stoch_in(z), core.action_in(a / a.abs().clamp(min=1.0))], -1)
+    block, norm_act = core.dyn_hidden[0], core.dyn_hidden[1:]
+    d = deter // blocks
+    hidden_out = th.cat([th.cat([h[:, k * d : (k + 1) * d], x], -1) @ block.weight[k] for k in range(blocks)], -1)
+    y = norm_act(hidden_out + block.bias)
+    gates = [y[:, k * d : (k + 1) * d] @ core.gates.weight[k] for k in range(blocks)]  # (4, 3d) per group
+    gates = [g + core.gates.bias[k * 3 * d : (k + 1) * 3 * d] for k, g in enumerate(gates)]
+    reset, cand, update = (th.cat([g[:, i * d : (i + 1) * d] for g in gates], -1) for i in range(3))
+    u = th.sigmoid(update - 1.0)
+    want = u * th.tanh(th.sigmoid(reset) * cand) + (1 - u) * h
+    assert th.allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="divisible by blocks"):
+        BlockGRUCore(act, stoch, 10, hidden, 4)
+
+
+def test_official_size_presets_build_the_block_gru():
+    from dreamer_sb3 import DreamerV3
+    from dreamer_sb3.common.sizes import MODEL_SIZES, resolve_size
+
+    assert resolve_size("S")["blocks"] == 0 and resolve_size("S", blocks=4)["blocks"] == 4
+    one = resolve_size("1M")
+    assert (one["deter"], one["hidden"], one["classes"], one["units"], one["blocks"], one["img_layers"]) == (
+        512,
+        64,
+        4,
+        64,
+        8,
+        2,
+    )
+    assert [MODEL_SIZES[n]["deter"] for n in ("12M", "25M", "50M", "100M", "200M", "400M")] == [
+        2048,
+        3072,
+        4096,
+        6144,
+        8192,
+        12288,
+    ]
+    p = DreamerV3("MlpPolicy", "CartPole-v1", policy_kwargs=dict(model_size="1M")).policy
+    rssm = p.world_model.rssm
+    assert isinstance(rssm.core, BlockGRUCore) and not hasattr(rssm, "gru")
+    assert sum(isinstance(m, th.nn.Linear) for m in rssm.prior_net) == 3  # two hidden layers and the logits
+    assert p.size["reward_layers"] == p.size["cont_layers"] == 1 and p.size["actor_layers"] == 3
+
+
+def test_block_gru_agent_trains_saves_and_acts_identically_after_loading(tmp_path):
+    from dreamer_sb3 import DreamerV3
+
+    kwargs = dict(learning_starts=8, batch_size=2, batch_length=8, train_ratio=16, seed=0)
+    model = DreamerV3("MlpPolicy", "CartPole-v1", policy_kwargs=dict(model_size="1M"), **kwargs)
+    model.learn(12)
+    model.save(tmp_path / "m")
+    loaded = DreamerV3.load(tmp_path / "m", device="cpu")
+    assert isinstance(loaded.policy.world_model.rssm.core, BlockGRUCore)
+    obs = np.stack([model.observation_space.sample() for _ in range(4)])
+    state_a = state_b = None
+    for _ in range(3):  # recurrent: the block core carries the latent across steps
+        a, state_a = model.predict(obs, state=state_a, deterministic=True)
+        b, state_b = loaded.predict(obs, state=state_b, deterministic=True)
+        np.testing.assert_array_equal(a, b)
+        assert all(np.array_equal(x, y) for x, y in zip(state_a, state_b, strict=True))
