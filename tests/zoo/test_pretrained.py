@@ -217,7 +217,7 @@ def test_list_command_output(capsys):
     assert out[0].split() == ["algo", "env", "id", "status", "pretrained", "(mean", "±", "std,", "env", "steps)"]
     assert max(len(line) for line in out) <= 120  # compact: no paragraphs
     assert next(line for line in out if line.startswith("dreamerv3  CartPole-v1 ")).split()[2:] == [
-        "tuned", "500.0", "±", "0.0", "(4000)"
+        "tuned", "500.0", "±", "0.0", "(5000)"
     ]  # fmt: skip
     assert any(line.split() == ["dreamerv3", "dreamer_sb3/dmc-walker-walk-v0", "paper"] for line in out)
     assert out[-1].startswith(f"{len(out) - 3} entries: ") and "10 shipped agents" in out[-1]
