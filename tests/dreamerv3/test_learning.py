@@ -58,6 +58,25 @@ def test_zoo_entry_parser_reads_the_cartpole_entry():
     assert "recipe" not in entry  # the class default: the current official recipe
 
 
+def test_readme_snippet_is_the_zoo_entry():
+    """The README's first example says it is the zoo's CartPole entry: its constructor keywords must be the entry's."""
+    import ast
+    import pathlib
+
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    call = next(
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "DreamerV3"
+    )
+    literals = {"__builtins__": {"dict": dict}}  # the snippet's values are literals and dict(...)
+    kwargs = {kw.arg: eval(ast.unparse(kw.value), literals) for kw in call.keywords if kw.arg not in ("seed", "verbose")}
+    entry = zoo_entry("CartPole-v1")
+    assert ast.literal_eval(call.args[0]) == entry.pop("policy")
+    assert kwargs == entry
+
+
 # A collapsed or half-learned agent fails this bar: the zoo entry before issue 12 (2023 recipe, discount 0.997,
 # critic lr 1e-4, argmax latents) reached 500 and fell back to 120-310 (docs/benchmarks.md).
 @pytest.mark.slow(minutes=6)
