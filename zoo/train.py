@@ -6,7 +6,8 @@ Every rl-zoo3 ``train`` flag works (``-n``, ``--seed``, ``-f``, ``-tb``, ``--eva
 - our algorithms are registered in rl-zoo3 (``--algo dreamerv3``);
 - our ``zoo/hyperparams/<algo>.yml`` is the default ``--conf-file``;
 - after training, the final model is evaluated beside a uniformly random policy
-  (``--final-eval-episodes N``, 0 to skip) and the comparison is printed;
+  (``--final-eval-episodes N``, 0 to skip) and the comparison is printed; with ``--eval-freq``, rl-zoo3's
+  best evaluation checkpoint (``best_model.zip``) is evaluated on the same episodes and printed too;
 - with ``-optimize``: hyperparameters given with ``-params`` stay fixed, ``--max-model-size tiny`` and
   ``--max-train-ratio N`` narrow the search space (CPU-sized trials; see :mod:`dreamer_sb3.zoo.hyperparams_opt`).
 - crash-safe checkpoints (:mod:`dreamer_sb3.zoo.checkpoints`): ``--save-freq N`` also saves the replay with each model
@@ -55,8 +56,9 @@ def _our_parser() -> argparse.ArgumentParser:
         "--final-eval-episodes",
         type=int,
         default=10,
-        help="after training, evaluate the final model and a uniformly random policy on this many deterministic "
-        "episodes each and print both (0: skip; not with -optimize) (default: 10)",
+        help="after training, evaluate the final model (and, with --eval-freq, the best evaluation checkpoint) and "
+        "a uniformly random policy on this many deterministic episodes each and print them (0: skip; not with "
+        "-optimize) (default: 10)",
     )
     group.add_argument(
         "--max-model-size",
@@ -114,11 +116,20 @@ class _RandomPolicy:
         return np.array([self.action_space.sample() for _ in range(self.n_envs)]), None
 
 
-def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes: int, seed: int = 0) -> dict:
-    """Mean ± std return of the saved agent (deterministic) and of a uniformly random policy.
+def evaluate_against_random(
+    model_path: str, algo: str, env_id: str, n_episodes: int, seed: int = 0, best_path: str | None = None
+) -> dict:
+    """Mean ± std return of the saved agent (deterministic), of its best evaluation checkpoint, and of a uniformly
+    random policy.
 
-    Both run on the env rl-zoo3's ``enjoy`` builds from the run's saved config (its env wrappers, e.g. action
-    repeat, and env kwargs), seeded with ``seed + 1000``.
+    All run on the env rl-zoo3's ``enjoy`` builds from the run's saved config (its env wrappers, e.g. action
+    repeat, and env kwargs), seeded with ``seed + 1000``, so they see the same episodes.
+
+    :param best_path: ``best_model.zip`` of the run (written by rl-zoo3's evaluation callback with
+        ``--eval-freq``); when given, ``best_mean``, ``best_std`` and ``best_timesteps`` (the step it was saved at)
+        are added
+    :return: ``episodes``, ``agent_mean``, ``agent_std``, ``agent_timesteps``, ``random_mean``, ``random_std`` (and
+        the ``best_*`` keys)
     """
     from stable_baselines3.common.evaluation import evaluate_policy
 
@@ -126,9 +137,16 @@ def evaluate_against_random(model_path: str, algo: str, env_id: str, n_episodes:
     from dreamer_sb3.zoo.registry import algorithm_class
 
     run = os.path.dirname(model_path)
-    model = algorithm_class(algo).load(model_path, device="cpu")
-    results = {"episodes": n_episodes}
-    for name, policy in [("agent", model), ("random", None)]:
+    results: dict[str, Any] = {"episodes": n_episodes}
+    agent = algorithm_class(algo).load(model_path, device="cpu")
+    results["agent_timesteps"] = int(agent.num_timesteps)
+    policies: list[tuple[str, Any]] = [("agent", agent)]
+    if best_path is not None:
+        best = algorithm_class(algo).load(best_path, device="cpu")
+        results["best_timesteps"] = int(best.num_timesteps)
+        policies.append(("best", best))
+    policies.append(("random", None))
+    for name, policy in policies:
         env = make_eval_env(run, env_id, seed=seed + 1000)
         policy = policy or _RandomPolicy(env.action_space, env.num_envs, seed)
         mean, std = evaluate_policy(policy, env, n_eval_episodes=n_episodes, deterministic=True, warn=False)
@@ -255,13 +273,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     env_name = EnvironmentName(env_id)
     run_dir = _run_dir(folder, algo, env_id)
     model_path = os.path.join(run_dir, f"{env_name}.zip")
+    best_path = os.path.join(run_dir, "best_model.zip")
+    best = best_path if os.path.isfile(best_path) else None
     with trust_pickled_files(ours.allow_pickle):
-        res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes)
+        res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes, best_path=best)
     print(f"\n== Final evaluation on {env_id} ({res['episodes']} episodes, deterministic) ==")
-    print("| policy    | mean return | std    |\n|-----------|-------------|--------|")
-    print(f"| {algo:<9} | {res['agent_mean']:>11.1f} | {res['agent_std']:>6.1f} |")
-    print(f"| random    | {res['random_mean']:>11.1f} | {res['random_std']:>6.1f} |")
+    rows = [(f"{algo} (final, {res['agent_timesteps']})", "agent")]
+    if best is not None:
+        rows.append((f"{algo} (best, {res['best_timesteps']})", "best"))
+    rows.append(("random", "random"))
+    width = max(len(label) for label, _ in rows)
+    print(f"| {'policy':<{width}} | mean return | std    |\n|{'-' * (width + 2)}|-------------|--------|")
+    for label, key in rows:
+        print(f"| {label:<{width}} | {res[key + '_mean']:>11.1f} | {res[key + '_std']:>6.1f} |")
     print(f"Model: {model_path}")
+    if best is not None:
+        print(f"Best evaluation checkpoint (rl-zoo3's --eval-freq): {best}")
 
 
 if __name__ == "__main__":

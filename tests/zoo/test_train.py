@@ -48,6 +48,11 @@ def test_train_main_job_tiny_budget(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "Final evaluation on CartPole-v1" in out and "| random" in out
+    # --eval-freq wrote rl-zoo3's best checkpoint: it is evaluated on the same episodes and named with its step
+    assert "| dreamerv3 (final, 400)" in out and "best_model.zip" in out
+    (best_row,) = [line for line in out.splitlines() if line.startswith("| dreamerv3 (best, ")]
+    best_step = int(best_row.split("(best, ")[1].split(")")[0])
+    assert best_step in (200, 400)
     run = tmp_path / "dreamerv3" / "CartPole-v1_1"
     assert (run / "CartPole-v1.zip").exists()
     assert (run / "CartPole-v1" / "config.yml").exists()
