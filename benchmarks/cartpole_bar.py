@@ -69,26 +69,31 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
 
 
-def _plot(settings: dict[str, list[dict[str, Any]]], path: pathlib.Path) -> None:
+def _plot(settings: dict[str, list[dict[str, Any]]], path: pathlib.Path) -> Any:
+    """Draw the settings' curves, one panel per seed, into ``path``; returns the matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     seeds = sorted({r["seed"] for runs in settings.values() for r in runs})
+    # one colour per setting in every panel (settings may have run different numbers of seeds)
+    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(settings)}
     fig, axes = plt.subplots(1, len(seeds), figsize=(4.5 * len(seeds), 3.4), sharey=True, squeeze=False)
     for ax, seed in zip(axes[0], seeds):
         for label, runs in settings.items():
             for run in (r for r in runs if r["seed"] == seed):
                 steps = [e["steps"] for e in run["curve"]]
-                ax.plot(steps, [e["mean"] for e in run["curve"]], marker=".", label=label)
+                ax.plot(steps, [e["mean"] for e in run["curve"]], marker=".", label=label, color=colours[label])
         ax.axhline(HOLD, color="grey", linestyle=":", linewidth=1)
         ax.set_title(f"seed {seed}")
         ax.set_xlabel("env steps")
     axes[0][0].set_ylabel("evaluation return (10 episodes)")
-    axes[0][-1].legend(fontsize=8, loc="lower right")
+    panel = max(axes[0], key=lambda ax: len(ax.get_lines()))  # the legend goes where every setting has a line
+    panel.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+    return fig
 
 
 if __name__ == "__main__":

@@ -41,3 +41,26 @@ def test_reads_the_committed_entry_run(cartpole_bar, capsys, tmp_path):
     assert (tmp_path / "bar.png").stat().st_size > 0
     with pytest.raises(SystemExit, match="no dreamerv3"):
         cartpole_bar.main([str(tmp_path), "empty"])
+
+
+def test_the_zoo_entrys_committed_runs_hold_the_bar(cartpole_bar, tmp_path):
+    """The CartPole entry's status comment (and docs/benchmarks.md) claims the bar on 5 seeds: its committed runs,
+    at the entry's world-model learning rate, must show it."""
+    import yaml
+
+    folder = ROOT / "benchmarks/results/issue12_cartpole_wmlr3e-4"
+    runs = [json.loads(f.read_text()) for f in sorted((folder / "runs").glob("dreamerv3_*.json"))]
+    entry = yaml.safe_load((ROOT / "zoo/hyperparams/dreamerv3.yml").read_text())["CartPole-v1"]
+    assert {run["params"]["learning_rate"] for run in runs} == {entry["learning_rate"]}
+    rows = [cartpole_bar.bar_row(run) for run in runs]
+    assert [r["seed"] for r in rows] == [0, 1, 2, 3, 4] and all(r["passes"] for r in rows)
+    # two settings with different seed counts share one figure: one colour per setting in every panel
+    before = [json.loads(f.read_text()) for f in sorted((ROOT / "benchmarks/results/issue12_cartpole/runs").glob("*.json"))]
+    fig = cartpole_bar._plot({"before": before, "entry": runs}, tmp_path / "b.png")
+    colours = {}
+    for ax in fig.axes:
+        for line in ax.get_lines()[:-1]:  # the last line is the hold mark
+            colours.setdefault(line.get_label(), set()).add(line.get_color())
+    assert set(colours) == {"before", "entry"} and all(len(c) == 1 for c in colours.values())
+    assert colours["before"] != colours["entry"] and len(fig.axes) == 5
+    assert (tmp_path / "b.png").stat().st_size > 0
