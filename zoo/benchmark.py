@@ -41,8 +41,18 @@ BASELINES = ("ppo", "a2c", "dqn", "sac", "td3")
 DISCRETE_ONLY = {"dqn"}
 CONTINUOUS_ONLY = {"sac", "td3"}
 #: default budget (env steps) and success threshold per env
-DEFAULT_BUDGETS = {"CartPole-v1": 10_000, "Acrobot-v1": 20_000, "Pendulum-v1": 10_000}
-DEFAULT_THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0}
+DEFAULT_BUDGETS = {
+    "CartPole-v1": 10_000,
+    "Acrobot-v1": 20_000,
+    "Pendulum-v1": 10_000,
+    "dreamer_sb3/CartPole-pixels-v0": 12_000,
+}
+DEFAULT_THRESHOLDS = {
+    "CartPole-v1": 475.0,
+    "Acrobot-v1": -100.0,
+    "Pendulum-v1": -200.0,
+    "dreamer_sb3/CartPole-pixels-v0": 475.0,
+}
 
 
 def applicable(algo: str, env_id: str) -> bool:
