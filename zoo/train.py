@@ -273,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     env_name = EnvironmentName(env_id)
     run_dir = _run_dir(folder, algo, env_id)
     model_path = os.path.join(run_dir, f"{env_name}.zip")
-    best_path = os.path.join(run_dir, "best_model.zip")
+    from dreamer_sb3.zoo.pretrained import BEST_MODEL
+
+    best_path = os.path.join(run_dir, BEST_MODEL)
     best = best_path if os.path.isfile(best_path) else None
     with trust_pickled_files(ours.allow_pickle):
         res = evaluate_against_random(model_path, algo, env_id, ours.final_eval_episodes, best_path=best)
