@@ -40,6 +40,37 @@ def test_the_promised_agents_are_shipped():
     assert model.observation_space.dtype == np.uint8 and len(model.observation_space.shape) == 3
 
 
+def _docs_pretrained_rows() -> dict[tuple[str, str], list[str]]:
+    """The rows of docs/zoo.md's "Pretrained agents" table, by (algo, env id)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "zoo.md").read_text()
+    section = text.split("## Pretrained agents", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0] in ("planet", "dreamerv1", "dreamerv2", "dreamerv3"):
+            env_id = re.match(r"`?([\w/.-]+)`?", cells[1]).group(1)
+            rows[(cells[0], env_id)] = cells
+    return rows
+
+
+def test_docs_pretrained_table_matches_every_results_json():
+    """docs/zoo.md lists every shipped agent with the score, steps, parameter count and file size its
+    ``results.json`` records (the table once kept a retrained agent's old numbers)."""
+    rows = _docs_pretrained_rows()
+    assert set(rows) == {(a["algo"], a["env_id"]) for a in SHIPPED}
+    for agent in SHIPPED:
+        res = agent["results"]
+        _, _, score, steps, _, params, size = rows[(agent["algo"], agent["env_id"])]
+        key = f"{agent['algo']} {agent['env_id']}"
+        assert score == f"{res['mean_reward']:.1f} ± {res['std_reward']:.1f}", (key, score)
+        assert int(re.match(r"[\d,]+", steps).group(0).replace(",", "")) == res["env_steps"], (key, steps)
+        n = res["n_parameters"]
+        assert params == (f"{n / 1e6:.2f}M" if n >= 1e6 else f"{round(n / 1e3)}k"), (key, params, n)
+        assert size == f"{res['model_bytes'] / 1e6:.1f} MB", (key, size, res["model_bytes"])
+
+
 def test_shipped_agents_fit_in_40_mb():
     total = sum(p.stat().st_size for a in SHIPPED for p in a["run"].rglob("*") if p.is_file())
     assert total <= 40 * 1024 * 1024
