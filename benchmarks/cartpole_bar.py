@@ -78,7 +78,9 @@ def _plot(settings: dict[str, list[dict[str, Any]]], path: pathlib.Path) -> Any:
 
     seeds = sorted({r["seed"] for runs in settings.values() for r in runs})
     # one colour per setting in every panel (settings may have run different numbers of seeds)
-    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(settings)}
+    # (tab10 up to ten settings, tab20 beyond: no two settings share a colour)
+    cmap, n = (plt.get_cmap("tab10"), 10) if len(settings) <= 10 else (plt.get_cmap("tab20"), 20)
+    colours = {label: cmap(i % n) for i, label in enumerate(settings)}
     fig, axes = plt.subplots(1, len(seeds), figsize=(4.5 * len(seeds), 3.4), sharey=True, squeeze=False)
     for ax, seed in zip(axes[0], seeds):
         for label, runs in settings.items():

@@ -64,3 +64,7 @@ def test_the_zoo_entrys_committed_runs_hold_the_bar(cartpole_bar, tmp_path):
     assert set(colours) == {"before", "entry"} and all(len(c) == 1 for c in colours.values())
     assert colours["before"] != colours["entry"] and len(fig.axes) == 5
     assert (tmp_path / "b.png").stat().st_size > 0
+    # more settings than tab10 has colours (the docs figure has eleven): still one distinct colour each
+    many = cartpole_bar._plot({f"s{i}": before for i in range(12)}, tmp_path / "m.png")
+    drawn = {line.get_label(): line.get_color() for line in many.axes[0].get_lines()[:-1]}
+    assert len(drawn) == 12 and len(set(drawn.values())) == 12
