@@ -1,6 +1,7 @@
 """Shipped agents: offline loading, recorded scores reproduced, size, hub layout round trip; the list command."""
 
 import json
+import pathlib
 import re
 import socket
 
@@ -42,9 +43,7 @@ def test_the_promised_agents_are_shipped():
 
 def _docs_pretrained_rows() -> dict[tuple[str, str], list[str]]:
     """The rows of docs/zoo.md's "Pretrained agents" table, by (algo, env id)."""
-    from pathlib import Path
-
-    text = (Path(__file__).parents[2] / "docs" / "zoo.md").read_text()
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "zoo.md").read_text()
     section = text.split("## Pretrained agents", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
